@@ -1,0 +1,130 @@
+"""The array backend: NumPy by default, CuPy for NVIDIA GPUs, chosen once.
+
+Compute code never imports numpy. It asks this module for the array module of
+the arrays it was given (``xp = backend.xp_of(x)``), so one layer runs unchanged
+on NumPy or CuPy. Code that *creates* arrays (initial weights, noise, data) asks
+for the active module with ``backend.xp()``.
+
+The backend is chosen, in order of precedence, by:
+
+1. ``minigan.set_backend("numpy" | "cupy")`` (the ``--backend`` CLI flag calls it);
+2. the environment variable ``MINIGAN_BACKEND``, read the first time it is needed;
+3. the default, ``"numpy"``.
+
+CuPy is imported only inside ``set_backend("cupy")``; ``xp_of`` recognises CuPy
+arrays without importing CuPy. Randomness lives on the host: ``as_rng(seed)``
+gives a ``numpy.random.Generator`` and ``asarray`` moves what it draws to the
+device, so one seed gives the same weights on both backends.
+"""
+import os
+import sys
+
+import numpy as np
+
+BACKENDS = ("numpy", "cupy")
+DTYPES = ("float32", "float64")
+ENV_VAR = "MINIGAN_BACKEND"
+
+_INSTALL_HINT = (
+    "install CuPy for your CUDA version, e.g. `pip install \"minigan[gpu]\"` "
+    "(CUDA 12, cupy-cuda12x) or `pip install cupy-cuda13x` (CUDA 13)"
+)
+
+_state = {"name": None, "xp": None, "dtype": "float32"}
+
+
+def set_backend(name):
+    """Choose the array backend for everything created from now on.
+
+    Parameters
+    ----------
+    name : {"numpy", "cupy"}
+        ``"cupy"`` imports CuPy and checks that a CUDA device is visible.
+
+    Raises ValueError for an unknown name, ImportError when CuPy is missing and
+    RuntimeError when CuPy finds no GPU; each message says what to install or check.
+    """
+    if name not in BACKENDS:
+        raise ValueError(f"set_backend: name must be one of {BACKENDS}, got {name!r}")
+    _state["xp"] = np if name == "numpy" else _import_cupy()
+    _state["name"] = name
+
+
+def _import_cupy():
+    try:
+        import cupy
+    except ImportError as error:
+        raise ImportError(f"set_backend('cupy'): CuPy is not installed; {_INSTALL_HINT}") from error
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as error:  # CUDARuntimeError without a driver, among others
+        raise RuntimeError(
+            f"set_backend('cupy'): CuPy is installed but no CUDA device is usable ({error}); "
+            "check the NVIDIA driver and that the CuPy wheel matches your CUDA version, "
+            "or use set_backend('numpy')"
+        ) from error
+    if count < 1:
+        raise RuntimeError("set_backend('cupy'): CuPy found no CUDA device; use set_backend('numpy')")
+    return cupy
+
+
+def get_backend():
+    """The name of the active backend, ``"numpy"`` or ``"cupy"``."""
+    xp()
+    return _state["name"]
+
+
+def xp():
+    """The active array module (numpy or cupy), for code that creates arrays."""
+    if _state["xp"] is None:
+        name = os.environ.get(ENV_VAR, "numpy").strip().lower() or "numpy"
+        if name not in BACKENDS:
+            raise ValueError(f"{ENV_VAR} must be one of {BACKENDS}, got {name!r}")
+        set_backend(name)
+    return _state["xp"]
+
+
+def is_cupy_array(a):
+    """True when ``a`` is a CuPy array; never imports CuPy."""
+    cupy = sys.modules.get("cupy")
+    return cupy is not None and isinstance(a, cupy.ndarray)
+
+
+def xp_of(*arrays):
+    """The array module that owns ``arrays``: cupy if any is a CuPy array, else numpy."""
+    return sys.modules["cupy"] if any(is_cupy_array(a) for a in arrays) else np
+
+
+def to_numpy(a):
+    """A NumPy copy (or view) of ``a``, wherever it lives; for logging, saving and plotting."""
+    return a.get() if is_cupy_array(a) else np.asarray(a)
+
+
+def asarray(a, dtype=None):
+    """Move host data ``a`` onto the active backend, optionally casting to ``dtype``."""
+    return xp().asarray(a, dtype=dtype)
+
+
+def set_default_dtype(dtype):
+    """Set the dtype of newly created parameters: ``"float32"`` (default) or ``"float64"``."""
+    try:
+        name = None if dtype is None else np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in DTYPES:
+        raise ValueError(f"set_default_dtype: dtype must be one of {DTYPES}, got {dtype!r}")
+    _state["dtype"] = name
+
+
+def get_default_dtype():
+    """The dtype name used for newly created parameters."""
+    return _state["dtype"]
+
+
+def as_rng(seed=None):
+    """A host ``numpy.random.Generator`` from a seed, a Generator (returned as is) or None (fresh entropy)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, (int, np.integer)):
+        return np.random.default_rng(seed)
+    raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, got {type(seed).__name__}")

@@ -1,0 +1,59 @@
+"""Index gymnastics for the convolutions: padding, im2col and its adjoint col2im, all channels-last.
+
+The conv layers take and return NCHW arrays, but compute on the channels-last
+(NHWC) view ``x.transpose(0, 2, 3, 1)``. Their outputs are NCHW views of NHWC
+memory, so the next conv's transpose is free and every product below is one
+2-D matrix product whose result is already in the next layer's layout.
+
+For a padded input xpad (N, Hp, Wp, C), kernel (kh, kw) and stride (sh, sw):
+
+    im2col:  cols[n, i, j, a, b, c] = xpad[n, i*sh + a, j*sw + b, c]
+             as a matrix (N*Hout*Wout, kh*kw*C), built from a strided view and one copy.
+    col2im:  out[n, i*sh + a, j*sw + b, c] += cols[n, i, j, a, b, c]
+             a loop over the kh*kw offsets (a, b), each adding one strided slice.
+
+col2im is the adjoint (transpose) of im2col: <im2col(x), c> = <x, col2im(c)> for
+all x and c, which is why it is both Conv2d's backward and ConvTranspose2d's forward.
+"""
+from .. import backend
+
+
+def conv_output_size(size, kernel, stride, padding):
+    """Output length of a convolution along one axis: (size + 2*padding - kernel) // stride + 1."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def pad_hw(x, ph, pw):
+    """Zero-pad the two spatial axes of an NHWC array: (N, H, W, C) -> (N, H + 2ph, W + 2pw, C)."""
+    if ph == 0 and pw == 0:
+        return x
+    N, H, W, C = x.shape
+    out = backend.xp_of(x).zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=x.dtype)
+    out[:, ph:ph + H, pw:pw + W, :] = x
+    return out
+
+
+def window_view(xpad, kh, kw, sh, sw, Hout, Wout):
+    """A read-only strided view (N, Hout, Wout, kh, kw, C) of every kernel window of xpad; no copy."""
+    xp = backend.xp_of(xpad)
+    N, _, _, C = xpad.shape
+    sN, sH, sW, sC = xpad.strides
+    return xp.lib.stride_tricks.as_strided(
+        xpad, shape=(N, Hout, Wout, kh, kw, C), strides=(sN, sH * sh, sW * sw, sH, sW, sC)
+    )
+
+
+def im2col(xpad, kh, kw, sh, sw, Hout, Wout):
+    """Every kernel window of an NHWC array as one row: (N*Hout*Wout, kh*kw*C), a new array."""
+    N, _, _, C = xpad.shape
+    return window_view(xpad, kh, kw, sh, sw, Hout, Wout).reshape(N * Hout * Wout, kh * kw * C)
+
+
+def col2im(cols, padded_shape, sh, sw):
+    """Adjoint of im2col: scatter-add windows (N, Hout, Wout, kh, kw, C) into a zero (N, Hp, Wp, C) array."""
+    N, Hout, Wout, kh, kw, C = cols.shape
+    out = backend.xp_of(cols).zeros(padded_shape, dtype=cols.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            out[:, a:a + sh * (Hout - 1) + 1:sh, b:b + sw * (Wout - 1) + 1:sw, :] += cols[:, :, :, a, b, :]
+    return out

@@ -1,0 +1,93 @@
+"""Elementwise activations: LeakyReLU, ReLU, Sigmoid, Tanh.
+
+Each keeps, for backward, the one array its derivative needs: a per-element
+scale for the piecewise-linear ones (multiplying by it is much faster in NumPy
+than ``where`` with a data-dependent mask), the output y for Sigmoid and Tanh.
+Shapes: any; y and dx have x's shape and dtype.
+"""
+from .. import backend
+from .module import Layer
+
+
+class LeakyReLU(Layer):
+    """y = x if x > 0 else negative_slope * x, elementwise.
+
+    Backward: dx = dy * (1 if x > 0 else negative_slope).   Shapes: any; y and dx match x.
+
+    Parameters
+    ----------
+    negative_slope : float
+        The slope for x <= 0, between 0 and 1 (DCGAN uses 0.2).
+    """
+
+    def __init__(self, negative_slope=0.2):
+        super().__init__()
+        if not 0.0 <= float(negative_slope) < 1.0:
+            raise ValueError(f"LeakyReLU: negative_slope must be in [0, 1), got {negative_slope!r}")
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x):
+        self._check_input(x)
+        scale = (x > 0).astype(x.dtype)          # 1 where x > 0, else 0
+        scale *= 1.0 - self.negative_slope
+        scale += self.negative_slope             # 1 where x > 0, else negative_slope
+        self._save(x.shape, scale)
+        return x * scale
+
+    def backward(self, dy):
+        return dy * self._pop_cache(dy)
+
+    def __repr__(self):
+        return f"LeakyReLU(negative_slope={self.negative_slope})"
+
+
+class ReLU(Layer):
+    """y = max(x, 0), elementwise.
+
+    Backward: dx = dy * (1 if x > 0 else 0).   Shapes: any; y and dx match x.
+    """
+
+    def forward(self, x):
+        self._check_input(x)
+        scale = (x > 0).astype(x.dtype)
+        self._save(x.shape, scale)
+        return x * scale
+
+    def backward(self, dy):
+        return dy * self._pop_cache(dy)
+
+
+class Sigmoid(Layer):
+    """y = sigma(x) = 1 / (1 + exp(-x)), computed as 0.5 * (1 + tanh(0.5 * x)) so it never overflows.
+
+    Backward: dx = dy * y * (1 - y).   Shapes: any; y and dx match x.
+    """
+
+    def forward(self, x):
+        self._check_input(x)
+        y = backend.xp_of(x).tanh(0.5 * x)
+        y += 1.0
+        y *= 0.5
+        self._save(y.shape, y)
+        return y
+
+    def backward(self, dy):
+        y = self._pop_cache(dy)
+        return dy * y * (1.0 - y)
+
+
+class Tanh(Layer):
+    """y = tanh(x), elementwise.
+
+    Backward: dx = dy * (1 - y²).   Shapes: any; y and dx match x.
+    """
+
+    def forward(self, x):
+        self._check_input(x)
+        y = backend.xp_of(x).tanh(x)
+        self._save(y.shape, y)
+        return y
+
+    def backward(self, dy):
+        y = self._pop_cache(dy)
+        return dy * (1.0 - y * y)

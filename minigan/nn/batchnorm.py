@@ -1,0 +1,145 @@
+"""Batch normalisation over the batch (and spatial) axes, following PyTorch's conventions.
+
+Each channel is normalised over its m values (m = N for BatchNorm1d, N*H*W for BatchNorm2d).
+Derivation of the training-mode backward (docs/derivations.md, section "BatchNorm"):
+
+1. Forward: mu = mean(x), var = mean((x - mu)²) (biased), inv_std = 1 / sqrt(var + eps),
+   xhat = (x - mu) * inv_std, y = gamma * xhat + beta.
+2. The affine part: dgamma = sum(dy * xhat), dbeta = sum(dy), dxhat = dy * gamma.
+3. xhat depends on x directly and through mu and var. Summing the three paths,
+   dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),
+   the two means being the gradient through mu and through var.
+4. Evaluation mode uses the running statistics, constants with respect to x, so
+   dx = dxhat * inv_std with inv_std = 1 / sqrt(running_var + eps).
+
+Running statistics (training mode only): running_mean = (1 - momentum) * running_mean + momentum * mu,
+running_var = (1 - momentum) * running_var + momentum * var * m / (m - 1) (unbiased). Defaults
+eps = 1e-5, momentum = 0.1, as in PyTorch.
+"""
+from .. import backend
+from .dense import check_size
+from .module import Layer, Parameter
+
+
+class _BatchNorm(Layer):
+    """Shared code; subclasses set the reduced axes and the expected input dims."""
+
+    _buffer_names = ("running_mean", "running_var")
+    _axes = ()
+
+    def __init__(self, num_features, momentum=0.1, eps=1e-5, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        check_size(name, num_features=num_features)
+        if not 0.0 <= float(momentum) <= 1.0:
+            raise ValueError(f"{name}: momentum must be in [0, 1], got {momentum!r}")
+        if not float(eps) > 0.0:
+            raise ValueError(f"{name}: eps must be positive, got {eps!r}")
+        self.num_features, self.momentum, self.eps = num_features, float(momentum), float(eps)
+        xp, dtype = backend.xp(), dtype or backend.get_default_dtype()
+        self.gamma = Parameter(xp.ones(num_features, dtype=dtype))
+        self.beta = Parameter(xp.zeros(num_features, dtype=dtype))
+        self.running_mean = xp.zeros(num_features, dtype=dtype)
+        self.running_var = xp.ones(num_features, dtype=dtype)
+
+    def _dims(self):
+        raise NotImplementedError
+
+    def _per_channel(self, v):
+        """Reshape a (C,) vector so that it broadcasts against x."""
+        return v.reshape((1, -1) + (1,) * (len(self._axes) - 1))
+
+    def forward(self, x):
+        self._check_input(x, self._dims())
+        xp = backend.xp_of(x)
+        m = x.size // self.num_features
+        if self.training:
+            if m < 2:
+                raise ValueError(f"{self!r}: training mode needs more than one value per channel, "
+                                 f"got x of shape {tuple(x.shape)}; use a larger batch or .eval()")
+            mu = x.mean(axis=self._axes, keepdims=True)                  # step 1 of the module docstring
+            xc = x - mu
+            var = (xc * xc).mean(axis=self._axes, keepdims=True)
+            inv_std = 1.0 / xp.sqrt(var + self.eps)
+            self._update_running_stats(mu.reshape(-1), var.reshape(-1), m)
+        else:
+            xc = x - self._per_channel(self.running_mean)               # step 4
+            inv_std = 1.0 / xp.sqrt(self._per_channel(self.running_var) + self.eps)
+        xhat = xc * inv_std
+        y = xhat * self._per_channel(self.gamma.data)
+        y += self._per_channel(self.beta.data)
+        self._save(y.shape, (xhat, inv_std, self.training))
+        return y
+
+    def _update_running_stats(self, mu, var, m):
+        self.running_mean *= 1.0 - self.momentum
+        self.running_mean += self.momentum * mu
+        self.running_var *= 1.0 - self.momentum
+        self.running_var += (self.momentum * m / (m - 1)) * var
+
+    def backward(self, dy):
+        xhat, inv_std, training = self._pop_cache(dy)
+        self.gamma.grad += (dy * xhat).sum(axis=self._axes)              # step 2
+        self.beta.grad += dy.sum(axis=self._axes)
+        dxhat = dy * self._per_channel(self.gamma.data)
+        if not training:
+            return dxhat * inv_std                                       # step 4
+        mean_dxhat = dxhat.mean(axis=self._axes, keepdims=True)          # step 3
+        mean_dxhat_xhat = (dxhat * xhat).mean(axis=self._axes, keepdims=True)
+        dx = dxhat - mean_dxhat
+        dx -= xhat * mean_dxhat_xhat
+        dx *= inv_std
+        return dx
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.num_features}, momentum={self.momentum}, eps={self.eps})"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Per-feature normalisation over the batch: y = gamma * (x - mu) / sqrt(var + eps) + beta.
+
+    Backward (training): dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),
+    dxhat = dy * gamma, dgamma += sum(dy * xhat), dbeta += sum(dy), means and sums over N
+    (steps 1-4 of the module docstring).
+    Shapes: x (N, F) -> y (N, F); gamma, beta, running_mean, running_var (F,).
+
+    Parameters
+    ----------
+    num_features : int
+    momentum : float
+        Weight of the current batch in the running statistics (PyTorch's convention), default 0.1.
+    eps : float
+        Added to the variance before the square root, default 1e-5.
+    dtype : str, optional
+    """
+
+    _axes = (0,)
+
+    def _dims(self):
+        return ("N", self.num_features)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Per-channel normalisation over batch and space: y = gamma * (x - mu) / sqrt(var + eps) + beta.
+
+    Backward (training): as BatchNorm1d, with means and sums over N, H and W
+    (steps 1-4 of the module docstring).
+    Shapes: x (N, C, H, W) -> y (N, C, H, W); gamma, beta, running_mean, running_var (C,).
+
+    Parameters
+    ----------
+    num_channels : int
+    momentum : float
+        Weight of the current batch in the running statistics, default 0.1.
+    eps : float
+        Added to the variance before the square root, default 1e-5.
+    dtype : str, optional
+    """
+
+    _axes = (0, 2, 3)
+
+    def __init__(self, num_channels, momentum=0.1, eps=1e-5, dtype=None):
+        super().__init__(num_channels, momentum, eps, dtype)
+
+    def _dims(self):
+        return ("N", self.num_features, "H", "W")

@@ -1,0 +1,54 @@
+"""Dense (fully connected) layer."""
+from .. import backend
+from .init import make_weight_and_bias
+from .module import Layer, Parameter
+
+
+def check_size(layer_name, **sizes):
+    """Raise ValueError unless every named size is a positive int."""
+    for name, value in sizes.items():
+        values = value if isinstance(value, tuple) else (value,)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+            raise ValueError(f"{layer_name}: {name} must be a positive int, got {value!r}")
+
+
+class Dense(Layer):
+    """Affine map y = x @ W + b.
+
+    Backward: dW += x.T @ dy,  db += sum_n dy[n],  dx = dy @ W.T.
+    Shapes: x (N, in_features) -> y (N, out_features); W (in_features, out_features), b (out_features,).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    init : {"dcgan", "he", "glorot", "torch"}
+        Weight initialisation, see ``minigan.nn.init``.
+    rng : int, numpy.random.Generator or None
+        Seed or generator for the initial weights (None: fresh entropy).
+    dtype : str, optional
+        Parameter dtype; defaults to ``minigan.get_default_dtype()``.
+    """
+
+    def __init__(self, in_features, out_features, init="dcgan", rng=None, dtype=None):
+        super().__init__()
+        check_size("Dense", in_features=in_features, out_features=out_features)
+        self.in_features, self.out_features = in_features, out_features
+        W, b = make_weight_and_bias("Dense", (in_features, out_features), out_features,
+                                    in_features, out_features, init, rng, dtype)
+        self.W, self.b = Parameter(W), Parameter(b)
+
+    def forward(self, x):
+        self._check_input(x, ("N", self.in_features))
+        y = x @ self.W.data
+        y += self.b.data
+        self._save(y.shape, x)
+        return y
+
+    def backward(self, dy):
+        x = self._pop_cache(dy)
+        self.W.grad += x.T @ dy
+        self.b.grad += dy.sum(axis=0)
+        return dy @ self.W.data.T
+
+    def __repr__(self):
+        return f"Dense({self.in_features}, {self.out_features})"

@@ -1,0 +1,234 @@
+"""Parameter, Layer and Sequential: the protocol every layer follows.
+
+A layer maps x to y in ``forward(x)``, keeps exactly what its gradient needs in
+``self._cache``, and in ``backward(dy)`` turns dy = dL/dy into dx = dL/dx while
+**adding** dL/dθ into each parameter's ``.grad``. Adding (rather than assigning)
+lets a discriminator backpropagate the real batch and then the fake batch into
+the same gradients; ``zero_grad()`` clears them before each optimizer step.
+"""
+from .. import backend
+
+
+class Parameter:
+    """A trainable array ``data`` and its gradient ``grad`` (same shape and dtype, starts at zero)."""
+
+    def __init__(self, data):
+        self.data = data
+        self.grad = backend.xp_of(data).zeros_like(data)
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def zero_grad(self):
+        self.grad.fill(0)
+
+    def __repr__(self):
+        return f"Parameter(shape={tuple(self.shape)}, dtype={self.dtype})"
+
+
+class Layer:
+    """Base class: parameter bookkeeping, train/eval mode, the cache, and input checks.
+
+    Subclasses implement ``forward(x)`` (save what backward needs with
+    ``self._save(y.shape, cache)``) and ``backward(dy)`` (read it back with
+    ``self._pop_cache(dy)``). Untrained state such as BatchNorm's running
+    statistics is listed by name in the class attribute ``_buffer_names``.
+    """
+
+    _buffer_names = ()
+
+    def __init__(self):
+        self.training = True
+        self._cache = None
+        self._y_shape = None
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def forward(self, x):
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, dy):
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    # -- parameters, buffers and mode -------------------------------------------------
+    def children(self):
+        """Sub-layers (none for a plain layer)."""
+        return []
+
+    def named_parameters(self, prefix=""):
+        """Yield ``(name, Parameter)`` pairs, e.g. ``("W", p)`` or ``("0.W", p)`` inside a Sequential."""
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+        for i, child in enumerate(self.children()):
+            yield from child.named_parameters(f"{prefix}{i}.")
+
+    def parameters(self):
+        """The trainable Parameters, in a fixed order (the order optimizers see them)."""
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self, prefix=""):
+        """Yield ``(name, array)`` pairs of untrained state (BatchNorm running statistics)."""
+        for name in self._buffer_names:
+            yield prefix + name, getattr(self, name)
+        for i, child in enumerate(self.children()):
+            yield from child.named_buffers(f"{prefix}{i}.")
+
+    def _layers_and_names(self, prefix=""):
+        yield prefix, self
+        for i, child in enumerate(self.children()):
+            yield from child._layers_and_names(f"{prefix}{i}.")
+
+    def zero_grad(self):
+        """Set every parameter's gradient to zero."""
+        for p in self.parameters():
+            p.zero_grad()
+
+    def train(self, mode=True):
+        """Training mode (BatchNorm uses batch statistics); returns self."""
+        for _, layer in self._layers_and_names():
+            layer.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode (BatchNorm uses its running statistics); returns self."""
+        return self.train(False)
+
+    def astype(self, dtype):
+        """Cast every parameter, gradient and buffer to ``dtype`` in place; returns self.
+
+        ``model.astype("float64")`` is how gradient checks run a float32 model in double precision.
+        """
+        for _, layer in self._layers_and_names():
+            for value in vars(layer).values():
+                if isinstance(value, Parameter):
+                    value.data = value.data.astype(dtype)
+                    value.grad = value.grad.astype(dtype)
+            for name in layer._buffer_names:
+                setattr(layer, name, getattr(layer, name).astype(dtype))
+            layer._cache = None
+        return self
+
+    def state_dict(self):
+        """Host (NumPy) copies of every parameter and buffer, keyed by name; for checkpoints."""
+        state = {name: backend.to_numpy(p.data).copy() for name, p in self.named_parameters()}
+        state.update({name: backend.to_numpy(b).copy() for name, b in self.named_buffers()})
+        return state
+
+    def load_state_dict(self, state):
+        """Copy arrays from ``state`` (as made by ``state_dict``) into this layer, keeping dtypes.
+
+        Raises KeyError naming missing or unexpected entries and ValueError on a shape mismatch.
+        """
+        targets = {}
+        for prefix, layer in self._layers_and_names():
+            for name, value in vars(layer).items():
+                if isinstance(value, Parameter):
+                    targets[prefix + name] = (layer, name)
+            for name in layer._buffer_names:
+                targets[prefix + name] = (layer, name)
+        missing = sorted(set(targets) - set(state))
+        unexpected = sorted(set(state) - set(targets))
+        if missing or unexpected:
+            raise KeyError(f"{type(self).__name__}.load_state_dict: missing {missing}, unexpected {unexpected}")
+        for key, (layer, name) in targets.items():
+            value = getattr(layer, name)
+            current = value.data if isinstance(value, Parameter) else value
+            if tuple(state[key].shape) != tuple(current.shape):
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: {key} must have shape "
+                    f"{tuple(current.shape)}, got {tuple(state[key].shape)}"
+                )
+            new = backend.xp_of(current).asarray(state[key], dtype=current.dtype)
+            if isinstance(value, Parameter):
+                value.data = new
+            else:
+                setattr(layer, name, new)
+
+    # -- helpers for subclasses ----------------------------------------------------------
+    def _save(self, y_shape, cache):
+        """Keep ``cache`` for backward and remember the output shape to validate dy."""
+        self._y_shape = tuple(y_shape)
+        self._cache = cache
+
+    def _pop_cache(self, dy):
+        """Return (and release) what forward saved, after checking that dy matches the output."""
+        if self._cache is None:
+            raise RuntimeError(f"{self!r}: backward called before forward (or twice for one forward)")
+        if tuple(dy.shape) != self._y_shape:
+            raise ValueError(f"{self!r}: dy must have the output's shape {self._y_shape}, got {tuple(dy.shape)}")
+        cache, self._cache = self._cache, None
+        return cache
+
+    def _check_input(self, x, dims=None):
+        """Validate x's dtype and, when ``dims`` is given, its rank and fixed sizes.
+
+        ``dims`` names each axis: a str is a free size ("N", "H"), an int a required one.
+        """
+        expected = "(" + ", ".join(str(d) for d in dims) + ")" if dims else "of any shape"
+        if not hasattr(x, "dtype") or x.dtype.kind != "f":
+            raise TypeError(f"{self!r}: x must be a floating-point array {expected}, got {type(x).__name__}"
+                            + (f" of dtype {x.dtype}" if hasattr(x, "dtype") else ""))
+        if dims is not None:
+            shape = tuple(x.shape)
+            ok = len(shape) == len(dims) and all(isinstance(d, str) or s == d for s, d in zip(shape, dims))
+            if not ok:
+                raise ValueError(f"{self!r}: x must be {expected}, got {shape}")
+            if shape[0] == 0:
+                raise ValueError(f"{self!r}: x must hold at least one sample, got {shape}")
+        params = self.parameters()
+        if params and x.dtype != params[0].dtype:
+            raise TypeError(
+                f"{self!r}: x has dtype {x.dtype} but the parameters are {params[0].dtype}; "
+                f"cast x or call .astype({str(x.dtype)!r}) on the layer"
+            )
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Sequential(Layer):
+    """Layers applied in order: y = f_n(... f_2(f_1(x))).
+
+    Backward: the chain rule, dx = J_1ᵀ(J_2ᵀ(... J_nᵀ dy)), i.e. each layer's backward in reverse order.
+    Shapes: whatever the first layer takes to whatever the last layer gives.
+    """
+
+    def __init__(self, *layers):
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential: argument {i} must be a Layer, got {type(layer).__name__}")
+        self.layers = list(layers)
+
+    def children(self):
+        return self.layers
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def backward(self, dy):
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy
+
+    def __getitem__(self, i):
+        return Sequential(*self.layers[i]) if isinstance(i, slice) else self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __repr__(self):
+        lines = [f"  ({i}) {layer!r}".replace("\n", "\n  ") for i, layer in enumerate(self.layers)]
+        return "Sequential(\n" + "\n".join(lines) + "\n)"

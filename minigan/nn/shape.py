@@ -1,0 +1,62 @@
+"""Flatten and Reshape: move values between layouts without changing them.
+
+Backward of a reshape is the inverse reshape: dx = dy.reshape(x.shape).
+"""
+import math
+
+from .module import Layer
+
+
+class Flatten(Layer):
+    """y = x.reshape(N, -1): every axis after the batch axis folded into one.
+
+    Backward: dx = dy.reshape(x.shape).   Shapes: x (N, d1, d2, ...) -> y (N, d1*d2*...).
+    """
+
+    def forward(self, x):
+        self._check_input(x)
+        if x.ndim < 2:
+            raise ValueError(f"{self!r}: x must be (N, d1, ...) with at least 2 axes, got {tuple(x.shape)}")
+        y = x.reshape(x.shape[0], -1)
+        self._save(y.shape, x.shape)
+        return y
+
+    def backward(self, dy):
+        return dy.reshape(self._pop_cache(dy))
+
+
+class Reshape(Layer):
+    """y = x.reshape(N, *shape): the batch axis kept, the rest laid out as ``shape``.
+
+    Backward: dx = dy.reshape(x.shape).   Shapes: x (N, ...) with prod(...) = prod(shape) -> y (N, *shape).
+
+    Parameters
+    ----------
+    *shape : int
+        The per-sample output shape, e.g. ``Reshape(128, 7, 7)`` after a Dense layer of 128*7*7 outputs.
+    """
+
+    def __init__(self, *shape):
+        super().__init__()
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+            raise ValueError(f"Reshape: shape must be one or more positive ints, got {shape!r}")
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self._check_input(x)
+        size = math.prod(x.shape[1:]) if x.ndim >= 1 else 0
+        if x.ndim < 2 or size != math.prod(self.shape):
+            raise ValueError(
+                f"{self!r}: x must be (N, ...) with {math.prod(self.shape)} values per sample, got {tuple(x.shape)}"
+            )
+        y = x.reshape((x.shape[0],) + self.shape)
+        self._save(y.shape, x.shape)
+        return y
+
+    def backward(self, dy):
+        return dy.reshape(self._pop_cache(dy))
+
+    def __repr__(self):
+        return f"Reshape{self.shape}" if len(self.shape) > 1 else f"Reshape({self.shape[0]})"

@@ -1,0 +1,39 @@
+"""Shared fixtures: the array module under test, a seeded generator, and a clean backend state."""
+import numpy as np
+import pytest
+
+from minigan import backend
+
+
+def _cupy_or_skip():
+    cupy = pytest.importorskip("cupy")
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            pytest.skip("CuPy is installed but sees no CUDA device")
+    except Exception as error:  # no driver: CUDARuntimeError
+        pytest.skip(f"CuPy is installed but no CUDA device is usable: {error}")
+    return cupy
+
+
+@pytest.fixture(params=["numpy", pytest.param("cupy", marks=pytest.mark.gpu)])
+def xp(request):
+    """The array module for a test that must run on both backends; the cupy case skips without a GPU."""
+    module = np if request.param == "numpy" else _cupy_or_skip()
+    backend.set_backend(request.param)
+    return module
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True)
+def _restore_backend():
+    """Every test starts and ends on the NumPy backend with float32 parameters."""
+    saved = dict(backend._state)
+    backend.set_backend("numpy")
+    backend.set_default_dtype("float32")
+    yield
+    backend._state.clear()
+    backend._state.update(saved)

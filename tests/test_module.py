@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+
+import minigan as mg
+from minigan.gradcheck import check_layer
+
+
+def small_generator(rng=0):
+    return mg.nn.Sequential(
+        mg.nn.Dense(4, 2 * 3 * 3, rng=rng), mg.nn.BatchNorm1d(18), mg.nn.LeakyReLU(0.2),
+        mg.nn.Reshape(2, 3, 3), mg.nn.ConvTranspose2d(2, 1, 4, 2, 1, rng=rng), mg.nn.Sigmoid(),
+    )
+
+
+def test_sequential_forward_backward_and_parameters(rng):
+    G = small_generator()
+    assert [n for n, _ in G.named_parameters()] == ["0.W", "0.b", "1.gamma", "1.beta", "4.W", "4.b"]
+    assert len(G.parameters()) == 6 and len(G) == 6 and isinstance(G[4], mg.nn.ConvTranspose2d)
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    y = G(x)
+    assert y.shape == (5, 1, 6, 6) and y.dtype == np.float32
+    dx = G.backward(rng.standard_normal(y.shape).astype(np.float32))
+    assert dx.shape == x.shape and dx.dtype == np.float32
+    assert all(float(np.abs(p.grad).max()) > 0 for p in G.parameters())
+    G.zero_grad()
+    assert all(float(np.abs(p.grad).max()) == 0 for p in G.parameters())
+
+
+def test_sequential_gradient_check(rng):
+    errors = check_layer(small_generator(), rng.standard_normal((5, 4)))
+    assert max(errors.values()) < 1e-6
+
+
+def test_sequential_slicing_and_iteration():
+    G = small_generator()
+    head = G[:3]
+    assert isinstance(head, mg.nn.Sequential) and len(head) == 3 and head[0] is G[0]
+    assert [type(layer).__name__ for layer in G][:2] == ["Dense", "BatchNorm1d"]
+
+
+def test_train_and_eval_propagate():
+    G = small_generator()
+    assert G.eval() is G
+    assert not G.training and not G[1].training
+    G.train()
+    assert G[1].training
+
+
+def test_state_dict_round_trip_and_independence(rng):
+    a, b = small_generator(rng=1), small_generator(rng=2)
+    a(rng.standard_normal((5, 4)).astype(np.float32))          # moves BatchNorm running stats
+    state = a.state_dict()
+    assert "1.running_mean" in state and isinstance(state["0.W"], np.ndarray)
+    b.load_state_dict(state)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(a.eval()(x), b.eval()(x))
+    state["0.W"][...] = 0                                       # a copy, not a view of the weights
+    assert a[0].W.data.any()
+
+
+def test_load_state_dict_errors():
+    G = small_generator()
+    state = G.state_dict()
+    del state["0.b"]
+    state["extra"] = np.zeros(1)
+    with pytest.raises(KeyError, match=r"missing \['0.b'\], unexpected \['extra'\]"):
+        G.load_state_dict(state)
+    state = G.state_dict()
+    state["4.W"] = np.zeros((3, 3))
+    with pytest.raises(ValueError, match=r"4.W must have shape \(2, 1, 4, 4\), got \(3, 3\)"):
+        G.load_state_dict(state)
+
+
+def test_astype_casts_parameters_grads_and_buffers():
+    G = small_generator().astype("float64")
+    for p in G.parameters():
+        assert p.dtype == np.float64 and p.grad.dtype == np.float64
+    assert G[1].running_var.dtype == np.float64
+
+
+def test_sequential_rejects_non_layers():
+    with pytest.raises(TypeError, match="Sequential: argument 1 must be a Layer, got ufunc"):
+        mg.nn.Sequential(mg.nn.Tanh(), np.tanh)
+
+
+def test_parameter():
+    p = mg.Parameter(np.ones((2, 3), dtype=np.float32))
+    assert p.grad.shape == (2, 3) and p.grad.dtype == np.float32 and not p.grad.any()
+    assert repr(p) == "Parameter(shape=(2, 3), dtype=float32)"
+
+
+def test_repr_lists_the_layers():
+    text = repr(small_generator())
+    assert text.startswith("Sequential(\n  (0) Dense(4, 18)\n  (1) BatchNorm1d(18")
+    assert "(3) Reshape(2, 3, 3)" in text and "(5) Sigmoid()" in text
+
+
+def test_backward_twice_for_one_forward_is_an_error(rng):
+    layer = mg.nn.Tanh()
+    y = layer(rng.standard_normal((2, 2)))
+    layer.backward(y)
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        layer.backward(y)
