@@ -1,0 +1,93 @@
+"""PyTorch as an optional oracle: same weights, same input, same dy -> same y, dx and grads (float64)."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import minigan as mg  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+
+def _t(a, grad=False):
+    return torch.tensor(np.asarray(a), dtype=torch.float64, requires_grad=grad)
+
+
+def _compare(layer, torch_layer, x, rng, param_pairs):
+    """Run both, backprop the same dy, and compare y, dx and each (minigan name, torch tensor) gradient."""
+    layer = layer.astype("float64")
+    y = layer(x)
+    dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy)
+    xt = _t(x, grad=True)
+    yt = torch_layer(xt)
+    yt.backward(_t(dy))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    params = dict(layer.named_parameters())
+    for name, tensor, to_torch in param_pairs:
+        np.testing.assert_allclose(to_torch(params[name].grad), tensor.grad.numpy(), rtol=1e-10, atol=1e-12,
+                                   err_msg=name)
+
+
+def test_dense(rng):
+    layer = mg.nn.Dense(5, 3, init="torch", rng=0)
+    t = torch.nn.Linear(5, 3).double()
+    with torch.no_grad():
+        t.weight.copy_(_t(layer.W.data.T))          # torch keeps (out, in); minigan (in, out)
+        t.bias.copy_(_t(layer.b.data))
+    _compare(layer, t, rng.standard_normal((4, 5)), rng,
+             [("W", t.weight, lambda g: g.T), ("b", t.bias, lambda g: g)])
+
+
+@pytest.mark.parametrize("k, s, p", [(4, 2, 1), (3, 1, 1), (5, 3, 2), (2, 2, 0)])
+def test_conv2d(rng, k, s, p):
+    layer = mg.nn.Conv2d(3, 4, k, s, p, init="torch", rng=0)
+    t = torch.nn.Conv2d(3, 4, k, s, p).double()
+    with torch.no_grad():
+        t.weight.copy_(_t(layer.W.data))
+        t.bias.copy_(_t(layer.b.data))
+    _compare(layer, t, rng.standard_normal((2, 3, 9, 8)), rng,
+             [("W", t.weight, lambda g: g), ("b", t.bias, lambda g: g)])
+
+
+@pytest.mark.parametrize("k, s, p", [(4, 2, 1), (3, 1, 1), (5, 3, 2), (2, 2, 0)])
+def test_conv_transpose2d(rng, k, s, p):
+    layer = mg.nn.ConvTranspose2d(3, 2, k, s, p, init="torch", rng=0)
+    t = torch.nn.ConvTranspose2d(3, 2, k, s, p).double()
+    with torch.no_grad():
+        t.weight.copy_(_t(layer.W.data))
+        t.bias.copy_(_t(layer.b.data))
+    _compare(layer, t, rng.standard_normal((2, 3, 5, 4)), rng,
+             [("W", t.weight, lambda g: g), ("b", t.bias, lambda g: g)])
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("dims", [1, 2])
+def test_batchnorm(rng, dims, training):
+    shape = (6, 3) if dims == 1 else (4, 3, 5, 5)
+    layer = mg.nn.BatchNorm1d(3) if dims == 1 else mg.nn.BatchNorm2d(3)
+    t = (torch.nn.BatchNorm1d(3) if dims == 1 else torch.nn.BatchNorm2d(3)).double()
+    gamma, beta = 1.0 + rng.standard_normal(3), rng.standard_normal(3)
+    mean, var = rng.standard_normal(3), rng.uniform(0.5, 2.0, 3)
+    layer = layer.astype("float64")
+    layer.gamma.data, layer.beta.data, layer.running_mean, layer.running_var = gamma, beta, mean, var
+    with torch.no_grad():
+        t.weight.copy_(_t(gamma))
+        t.bias.copy_(_t(beta))
+        t.running_mean.copy_(_t(mean))
+        t.running_var.copy_(_t(var))
+    layer.train(training)
+    t.train(training)
+    _compare(layer, t, 2.0 + rng.standard_normal(shape), rng,
+             [("gamma", t.weight, lambda g: g), ("beta", t.bias, lambda g: g)])
+    np.testing.assert_allclose(layer.running_mean, t.running_mean.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(layer.running_var, t.running_var.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (mg.nn.LeakyReLU(0.2), torch.nn.LeakyReLU(0.2)), (mg.nn.ReLU(), torch.nn.ReLU()),
+    (mg.nn.Sigmoid(), torch.nn.Sigmoid()), (mg.nn.Tanh(), torch.nn.Tanh()),
+])
+def test_activations(rng, ours, theirs):
+    _compare(ours, theirs, 3.0 * rng.standard_normal((4, 2, 3, 3)), rng, [])
