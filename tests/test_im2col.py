@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from minigan.nn._im2col import col2im, conv_output_size, im2col, pad_hw, window_view
+from minigan.nn._im2col import col2im, conv_output_size, im2col, matmul_col2im, pad_hw, window_view
 
 
 @pytest.mark.parametrize("N, H, W, C, k, s, p", [
@@ -36,3 +36,15 @@ def test_pad_hw():
     assert pad_hw(x, 0, 0) is x
     y = pad_hw(x, 1, 2)
     assert y.shape == (1, 4, 7, 1) and y.sum() == 6 and y[0, 1:3, 2:5, 0].all()
+
+
+@pytest.mark.parametrize("k, s", [((4, 4), (2, 2)), ((3, 2), (1, 3)), ((1, 1), (1, 1))])
+def test_matmul_col2im_equals_col2im_of_the_product(rng, k, s):
+    (kh, kw), (sh, sw) = k, s
+    N, Hg, Wg, K, C = 2, 3, 4, 5, 3
+    A = rng.standard_normal((N * Hg * Wg, K))
+    W = rng.standard_normal((K, C, kh, kw))
+    W_mat = W.transpose(0, 2, 3, 1).reshape(K, kh * kw * C)          # columns ordered (a, b, c)
+    shape = (N, sh * (Hg - 1) + kh, sw * (Wg - 1) + kw, C)
+    expected = col2im((A @ W_mat).reshape(N, Hg, Wg, kh, kw, C), shape, sh, sw)
+    np.testing.assert_allclose(matmul_col2im(A, W, (N, Hg, Wg), shape, sh, sw), expected, rtol=1e-12, atol=1e-12)

@@ -14,6 +14,10 @@ For a padded input xpad (N, Hp, Wp, C), kernel (kh, kw) and stride (sh, sw):
 
 col2im is the adjoint (transpose) of im2col: <im2col(x), c> = <x, col2im(c)> for
 all x and c, which is why it is both Conv2d's backward and ConvTranspose2d's forward.
+Both layers need it applied to a product, col2im(A @ W_mat), and ``matmul_col2im``
+computes that offset by offset: the columns of W_mat for offset (a, b) are the weight
+slice W[:, :, a, b], so each offset is one small matrix product whose result is added
+while still in cache, and the full (rows, kh*kw*C) product is never stored.
 """
 from .. import backend
 
@@ -56,4 +60,22 @@ def col2im(cols, padded_shape, sh, sw):
     for a in range(kh):
         for b in range(kw):
             out[:, a:a + sh * (Hout - 1) + 1:sh, b:b + sw * (Wout - 1) + 1:sw, :] += cols[:, :, :, a, b, :]
+    return out
+
+
+def matmul_col2im(A, W, grid, padded_shape, sh, sw):
+    """col2im(A @ W_mat) without forming A @ W_mat: out[n, i*sh + a, j*sw + b, :] += (A @ W[:, :, a, b])[n, i, j, :].
+
+    Shapes: A (N*Hg*Wg, K) with rows ordered (n, i, j) over the grid (N, Hg, Wg); W (K, C, kh, kw);
+    out (N, Hp, Wp, C) = padded_shape.
+    """
+    N, Hg, Wg = grid
+    K, C, kh, kw = W.shape
+    xp = backend.xp_of(A)
+    out = xp.zeros(padded_shape, dtype=A.dtype)
+    part = xp.empty((A.shape[0], C), dtype=A.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            xp.matmul(A, W[:, :, a, b], out=part)                      # (N*Hg*Wg, C)
+            out[:, a:a + sh * (Hg - 1) + 1:sh, b:b + sw * (Wg - 1) + 1:sw, :] += part.reshape(N, Hg, Wg, C)
     return out

@@ -15,7 +15,7 @@ Derivation (docs/derivations.md, sections "Conv2d" and "ConvTranspose2d"):
 
 Weights use PyTorch's layouts: Conv2d W (C_out, C_in, kh, kw), ConvTranspose2d W (C_in, C_out, kh, kw).
 """
-from ._im2col import col2im, conv_output_size, im2col, pad_hw
+from ._im2col import conv_output_size, im2col, matmul_col2im, pad_hw
 from .dense import check_size
 from .init import make_weight_and_bias
 from .module import Layer, Parameter
@@ -93,19 +93,19 @@ class Conv2d(_Conv):
         y = cols @ W_mat                                                 # (N*Hout*Wout, C_out)
         y += self.b.data
         y = y.reshape(N, Hout, Wout, self.out_channels).transpose(0, 3, 1, 2)  # NCHW view, NHWC memory
-        self._save(y.shape, (cols, W_mat, xpad.shape, H, W))
+        self._save(y.shape, (cols, xpad.shape, H, W))
         return y
 
     def backward(self, dy):
-        cols, W_mat, xpad_shape, H, W = self._pop_cache(dy)
+        cols, xpad_shape, H, W = self._pop_cache(dy)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         N, C_out, Hout, Wout = dy.shape
         dy_mat = dy.transpose(0, 2, 3, 1).reshape(N * Hout * Wout, C_out)
         dW_mat = cols.T @ dy_mat                                         # (kh*kw*C_in, C_out)
         self.W.grad += dW_mat.reshape(kh, kw, self.in_channels, C_out).transpose(3, 2, 0, 1)
         self.b.grad += dy_mat.sum(axis=0)
-        dcols = (dy_mat @ W_mat.T).reshape(N, Hout, Wout, kh, kw, self.in_channels)
-        dxpad = col2im(dcols, xpad_shape, sh, sw)                        # (N, H+2ph, W+2pw, C_in)
+        # step 3: dxpad = col2im(dy_mat @ W_mat.T), one kernel offset at a time
+        dxpad = matmul_col2im(dy_mat, self.W.data, (N, Hout, Wout), xpad_shape, sh, sw)  # (N, H+2ph, W+2pw, C_in)
         return dxpad[:, ph:ph + H, pw:pw + W, :].transpose(0, 3, 1, 2)
 
 
@@ -144,8 +144,9 @@ class ConvTranspose2d(_Conv):
             raise self._output_error(x, Hout, Wout)
         x_mat = x.transpose(0, 2, 3, 1).reshape(N * H * W, C_in)
         W_mat = self.W.data.transpose(0, 2, 3, 1).reshape(C_in, kh * kw * self.out_channels)
-        cols = (x_mat @ W_mat).reshape(N, H, W, kh, kw, self.out_channels)
-        full = col2im(cols, (N, Hout + 2 * ph, Wout + 2 * pw, self.out_channels), sh, sw)
+        # step 4: full = col2im(x_mat @ W_mat), one kernel offset at a time
+        full = matmul_col2im(x_mat, self.W.data, (N, H, W), (N, Hout + 2 * ph, Wout + 2 * pw, self.out_channels),
+                             sh, sw)
         y = full[:, ph:ph + Hout, pw:pw + Wout, :] + self.b.data       # (N, Hout, Wout, C_out)
         y = y.transpose(0, 3, 1, 2)                                      # NCHW view, NHWC memory
         self._save(y.shape, (x_mat, W_mat, H, W))

@@ -1,0 +1,173 @@
+"""Layer speed: minigan (NumPy) against PyTorch (CPU, eager) on DCGAN-sized shapes, forward + backward.
+
+    python bench/bench_layers.py                 # batch 64, 3 rounds, 2 threads
+    python bench/bench_layers.py --batch 128 --rounds 5
+
+Each framework runs in its own process (their thread pools contend when they share one),
+alternating, for several rounds; each round reports the median of many repetitions and the
+table shows the median over rounds, with the spread of the ratio. Both sides get the same
+thread count and the same malloc setting (``minigan.backend.tune_allocator``, unless
+``--no-tune-allocator``), warm up first, and run on random (not zero) data. PyTorch must be installed
+(`pip install torch`); it is a peer for this benchmark, never a dependency of minigan.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+# (name, shape description, builder key, input shape without the batch axis)
+OPS = [
+    ("Conv2d(1, 64, 4, 2, 1)", "1x28x28", "conv", (1, 64), (1, 28, 28)),
+    ("Conv2d(64, 128, 4, 2, 1)", "64x14x14", "conv", (64, 128), (64, 14, 14)),
+    ("ConvTranspose2d(128, 64, 4, 2, 1)", "128x7x7", "convT", (128, 64), (128, 7, 7)),
+    ("ConvTranspose2d(64, 1, 4, 2, 1)", "64x14x14", "convT", (64, 1), (64, 14, 14)),
+    ("BatchNorm2d(64)", "64x14x14", "bn2d", (64,), (64, 14, 14)),
+    ("BatchNorm1d(6272)", "6272", "bn1d", (6272,), (6272,)),
+    ("LeakyReLU(0.2)", "64x14x14", "lrelu", (), (64, 14, 14)),
+    ("Dense(100, 6272)", "100", "dense", (100, 6272), (100,)),
+    ("Dense(6272, 1)", "6272", "dense", (6272, 1), (6272,)),
+    ("DCGAN G then D", "z 100", "dcgan", (), (100,)),
+]
+
+
+def _median_ms(fn, min_time=0.4, min_reps=5):
+    fn()
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_reps or time.perf_counter() - start < min_time:
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1e3 * statistics.median(times)
+
+
+def _minigan_ops(batch, rng):
+    import minigan as mg
+    nn = mg.nn
+
+    def dcgan():
+        G = nn.Sequential(nn.Dense(100, 128 * 7 * 7, rng=0), nn.BatchNorm1d(128 * 7 * 7), nn.LeakyReLU(0.2),
+                          nn.Reshape(128, 7, 7), nn.ConvTranspose2d(128, 64, 4, 2, 1, rng=1),
+                          nn.BatchNorm2d(64), nn.LeakyReLU(0.2), nn.ConvTranspose2d(64, 1, 4, 2, 1, rng=2),
+                          nn.Sigmoid())
+        D = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1, rng=3), nn.LeakyReLU(0.2),
+                          nn.Conv2d(64, 128, 4, 2, 1, rng=4), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+                          nn.Flatten(), nn.Dense(128 * 7 * 7, 1, rng=5))
+        return nn.Sequential(G, D)
+
+    build = {
+        "conv": lambda a: nn.Conv2d(a[0], a[1], 4, 2, 1, rng=0),
+        "convT": lambda a: nn.ConvTranspose2d(a[0], a[1], 4, 2, 1, rng=0),
+        "bn2d": lambda a: nn.BatchNorm2d(a[0]),
+        "bn1d": lambda a: nn.BatchNorm1d(a[0]),
+        "lrelu": lambda a: nn.LeakyReLU(0.2),
+        "dense": lambda a: nn.Dense(a[0], a[1], rng=0),
+        "dcgan": lambda a: dcgan(),
+    }
+    results = {}
+    for name, _, key, args, shape in OPS:
+        layer = build[key](args)
+        x = rng.standard_normal((batch,) + shape).astype(np.float32)
+        dy = rng.standard_normal(layer(x).shape).astype(np.float32)
+        layer.backward(dy)
+
+        def step():
+            layer.zero_grad()
+            layer(x)
+            layer.backward(dy)
+
+        results[name] = _median_ms(step)
+    return results
+
+
+def _torch_ops(batch, rng):
+    import torch
+    nn = torch.nn
+
+    def dcgan():
+        G = nn.Sequential(nn.Linear(100, 128 * 7 * 7), nn.BatchNorm1d(128 * 7 * 7), nn.LeakyReLU(0.2),
+                          nn.Unflatten(1, (128, 7, 7)), nn.ConvTranspose2d(128, 64, 4, 2, 1),
+                          nn.BatchNorm2d(64), nn.LeakyReLU(0.2), nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Sigmoid())
+        D = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(64, 128, 4, 2, 1),
+                          nn.BatchNorm2d(128), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
+        return nn.Sequential(G, D)
+
+    build = {
+        "conv": lambda a: nn.Conv2d(a[0], a[1], 4, 2, 1),
+        "convT": lambda a: nn.ConvTranspose2d(a[0], a[1], 4, 2, 1),
+        "bn2d": lambda a: nn.BatchNorm2d(a[0]),
+        "bn1d": lambda a: nn.BatchNorm1d(a[0]),
+        "lrelu": lambda a: nn.LeakyReLU(0.2),
+        "dense": lambda a: nn.Linear(a[0], a[1]),
+        "dcgan": lambda a: dcgan(),
+    }
+    results = {}
+    for name, _, key, args, shape in OPS:
+        layer = build[key](args)
+        x = torch.tensor(rng.standard_normal((batch,) + shape).astype(np.float32), requires_grad=True)
+        dy = torch.tensor(rng.standard_normal(tuple(layer(x).shape)).astype(np.float32))
+
+        def step():
+            layer.zero_grad()
+            x.grad = None
+            layer(x).backward(dy)
+
+        results[name] = _median_ms(step)
+    return results
+
+
+def worker(framework, batch, threads, tune):
+    rng = np.random.default_rng(0)
+    if tune:                          # the same malloc setting for both frameworks
+        from minigan.backend import tune_allocator
+        tune_allocator()
+    if framework == "torch":
+        import torch
+        torch.set_num_threads(threads)
+        print(json.dumps(_torch_ops(batch, rng)))
+    else:
+        print(json.dumps(_minigan_ops(batch, rng)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-tune-allocator", dest="tune", action="store_false",
+                        help="leave glibc's malloc at its defaults (see minigan.backend.tune_allocator)")
+    parser.add_argument("--worker", choices=["minigan", "torch"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args.worker, args.batch, args.threads, args.tune)
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
+               MKL_NUM_THREADS=str(args.threads), MINIGAN_BACKEND="numpy")
+    runs = {"minigan": [], "torch": []}
+    for _ in range(args.rounds):
+        for framework in runs:
+            out = subprocess.run([sys.executable, __file__, "--worker", framework, "--batch", str(args.batch),
+                                  "--threads", str(args.threads)] + ([] if args.tune else ["--no-tune-allocator"]),
+                                 env=env, capture_output=True, text=True)
+            if out.returncode != 0:
+                sys.exit(f"{framework} worker failed:\n{out.stderr}")
+            runs[framework].append(json.loads(out.stdout))
+    print(f"batch {args.batch}, {args.threads} threads, {args.rounds} rounds, allocator "
+          f"{'tuned' if args.tune else 'default'} (forward + backward, median ms)\n")
+    print("| op | input (per sample) | minigan ms | torch ms | ratio | ratio range |")
+    print("|---|---|---|---|---|---|")
+    for name, shape, *_ in OPS:
+        ours = [r[name] for r in runs["minigan"]]
+        theirs = [r[name] for r in runs["torch"]]
+        ratios = [a / b for a, b in zip(ours, theirs)]
+        print(f"| {name} | {shape} | {statistics.median(ours):.2f} | {statistics.median(theirs):.2f} | "
+              f"{statistics.median(ratios):.2f} | {min(ratios):.2f}-{max(ratios):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
