@@ -93,7 +93,7 @@ def test_suite_covers_every_layer_and_passes():
 
     assert run_suite(out=Collect()) == 0
     table = "".join(lines)
-    assert "layer" in table and "max rel error" in table and "FAIL" not in table
+    assert "layer or loss" in table and "loss Hinge()" in table and "max rel error" in table and "FAIL" not in table
 
 
 def test_module_command_prints_the_table():

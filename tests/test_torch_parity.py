@@ -91,3 +91,58 @@ def test_batchnorm(rng, dims, training):
 ])
 def test_activations(rng, ours, theirs):
     _compare(ours, theirs, 3.0 * rng.standard_normal((4, 2, 3, 3)), rng, [])
+
+
+def _torch_loss_grads(fn, *scores):
+    tensors = [_t(s, grad=True) for s in scores]
+    value = fn(*tensors)
+    value.backward()
+    return float(value.detach()), [t.grad.numpy() for t in tensors]
+
+
+@pytest.mark.parametrize("name, d_fn, g_fn", [
+    ("nonsaturating",
+     lambda r, f: torch.nn.functional.binary_cross_entropy_with_logits(r, torch.full_like(r, 0.9))
+     + torch.nn.functional.binary_cross_entropy_with_logits(f, torch.zeros_like(f)),
+     lambda f: torch.nn.functional.binary_cross_entropy_with_logits(f, torch.ones_like(f))),
+    ("minimax",
+     lambda r, f: torch.nn.functional.binary_cross_entropy_with_logits(r, torch.full_like(r, 0.9))
+     + torch.nn.functional.binary_cross_entropy_with_logits(f, torch.zeros_like(f)),
+     lambda f: -torch.nn.functional.binary_cross_entropy_with_logits(f, torch.zeros_like(f))),
+    ("lsgan", lambda r, f: 0.5 * ((r - 1) ** 2).mean() + 0.5 * (f ** 2).mean(), lambda f: 0.5 * ((f - 1) ** 2).mean()),
+    ("hinge", lambda r, f: torch.relu(1 - r).mean() + torch.relu(1 + f).mean(), lambda f: -f.mean()),
+    ("wasserstein", lambda r, f: f.mean() - r.mean(), lambda f: -f.mean()),
+])
+def test_losses_match_torch_autograd(rng, name, d_fn, g_fn):
+    options = {"real_label": 0.9} if name in ("minimax", "nonsaturating") else {}
+    loss = mg.losses.get(name, **options)
+    real, fake = 3.0 * rng.standard_normal((6, 1)), 3.0 * rng.standard_normal((6, 1))
+    value, d_real, d_fake = loss.d_loss(real, fake)
+    t_value, (t_real, t_fake) = _torch_loss_grads(d_fn, real, fake)
+    assert value == pytest.approx(t_value, rel=1e-12)
+    np.testing.assert_allclose(d_real, t_real, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(d_fake, t_fake, rtol=1e-12, atol=1e-15)
+    g_value, g_fake = loss.g_loss(fake)
+    t_value, (t_fake,) = _torch_loss_grads(g_fn, fake)
+    assert g_value == pytest.approx(t_value, rel=1e-12)
+    np.testing.assert_allclose(g_fake, t_fake, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda ps: mg.optim.Adam(ps, lr=1e-2, betas=(0.5, 0.999), weight_decay=1e-3),
+     lambda ts: torch.optim.Adam(ts, lr=1e-2, betas=(0.5, 0.999), weight_decay=1e-3)),
+    (lambda ps: mg.optim.SGD(ps, lr=1e-2, momentum=0.9, weight_decay=1e-3),
+     lambda ts: torch.optim.SGD(ts, lr=1e-2, momentum=0.9, weight_decay=1e-3)),
+])
+def test_optimizer_trajectories_match_torch(rng, ours, theirs):
+    start = rng.standard_normal((3, 4))
+    p = mg.Parameter(start.copy())
+    t = _t(start, grad=True)
+    opt, t_opt = ours([p]), theirs([t])
+    for _ in range(20):
+        g = rng.standard_normal((3, 4))
+        p.grad[...] = g
+        t.grad = _t(g)
+        opt.step()
+        t_opt.step()
+    np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-12, atol=1e-14)

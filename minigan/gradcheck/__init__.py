@@ -15,8 +15,8 @@ float32 the rounding term alone is about 1e-2.
 dy is random, never all ones: with dy = 1, BatchNorm's true input gradient is
 exactly zero and a check would prove nothing.
 
-Public: ``numerical_gradient``, ``rel_error``, ``check_layer``; ``python -m
-minigan.gradcheck`` checks every layer and prints a table.
+Public: ``numerical_gradient``, ``rel_error``, ``check_layer``, ``check_loss``;
+``python -m minigan.gradcheck`` checks every layer and loss and prints a table.
 """
 import copy
 
@@ -151,3 +151,39 @@ def _directional_derivatives(objective, value, analytic, eps, rng, n_directions)
         numeric[k] = (f_plus - f_minus) / (2.0 * eps)
         exact[k] = float((analytic * v).sum())
     return exact, numeric
+
+
+def check_loss(loss, real_scores, fake_scores, eps=1e-6, rtol=1e-5, atol=1e-8):
+    """Check a GAN loss's gradients against central differences of its value, in float64.
+
+    Checks the three gradients a loss object returns: D's with respect to the real and the
+    fake scores (``d_loss``) and G's with respect to the fake scores (``g_loss``). Errors are
+    relative to the largest gradient entry of the check, as in ``check_layer``.
+
+    Parameters
+    ----------
+    loss : a ``minigan.losses`` loss object
+    real_scores, fake_scores : arrays (N,) or (N, 1)
+    eps, rtol, atol : float
+        Step size and per-element tolerances. Use a larger eps (e.g. 1e-2) for scores of
+        magnitude 1e3 and more, where the losses are linear and rounding dominates.
+
+    Returns a dict {"d_real": error, "d_fake": error, "g_fake": error}.
+    Raises AssertionError naming the gradient and the worst index when a tolerance is exceeded.
+    """
+    xp = backend.xp_of(real_scores, fake_scores)
+    real, fake = xp.array(real_scores, dtype="float64"), xp.array(fake_scores, dtype="float64")
+    _, d_real, d_fake = loss.d_loss(real, fake)
+    _, g_fake = loss.g_loss(fake)
+
+    def d_value(_):
+        return loss.d_loss(real, fake)[0]
+
+    pairs = [("d_real", d_real, numerical_gradient(d_value, real, eps)),
+             ("d_fake", d_fake, numerical_gradient(d_value, fake, eps)),
+             ("g_fake", g_fake, numerical_gradient(lambda _: loss.g_loss(fake)[0], fake, eps))]
+    label = repr(loss)
+    for name, analytic, numeric in pairs:
+        assert_gradients_close(name, analytic, numeric, rtol, atol, label)
+    scale = max(max(float(abs(a).max()), float(abs(n).max())) for _, a, n in pairs)
+    return {name: rel_error(analytic, numeric, scale) for name, analytic, numeric in pairs}

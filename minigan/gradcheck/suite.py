@@ -1,4 +1,4 @@
-"""The gradient-check suite: every layer on small random shapes, printed as a table.
+"""The gradient-check suite: every layer and every GAN loss on small random inputs, printed as a table.
 
 Run it with ``python -m minigan.gradcheck`` (or ``minigan gradcheck``). It is how a
 student sees each backward pass proven: one row per checked array with its worst
@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
-from .. import backend, nn
-from . import check_layer
+from .. import backend, losses, nn
+from . import check_layer, check_loss
 
 TOLERANCE = 1e-6
 
@@ -77,19 +77,38 @@ def cases(seed=0):
     ]
 
 
+def loss_cases(seed=0):
+    """(label, loss, real_scores, fake_scores) for every GAN loss, scores kept off the hinge kinks."""
+    rng = np.random.default_rng(seed)
+    options = {"minimax": [{}, {"real_label": 0.9}], "nonsaturating": [{}, {"real_label": 0.9}]}
+    result = []
+    for name in losses.NAMES:
+        for kwargs in options.get(name, [{}]):
+            loss = losses.get(name, **kwargs)
+            real, fake = (2.0 * rng.standard_normal((4, 1)) for _ in range(2))
+            real[np.abs(np.abs(real) - 1.0) < 0.05] += 0.2
+            fake[np.abs(np.abs(fake) - 1.0) < 0.05] += 0.2
+            result.append((f"loss {loss!r}", loss, backend.asarray(real), backend.asarray(fake)))
+    return result
+
+
 def run_suite(seed=0, out=sys.stdout):
-    """Check every case, print a table to ``out`` and return the number of failed arrays."""
+    """Check every layer and loss, print a table to ``out`` and return the number of failed arrays."""
     rows, failures = [], 0
-    for label, layer, x in cases(seed):
+    checks = [(label, lambda layer=layer, x=x: check_layer(layer.astype("float64"), x, seed=seed))
+              for label, layer, x in cases(seed)]
+    checks += [(label, lambda loss=loss, r=r, f=f: check_loss(loss, r, f))
+               for label, loss, r, f in loss_cases(seed)]
+    for label, check in checks:
         try:
-            errors = check_layer(layer.astype("float64"), x, seed=seed)
+            errors = check()
             rows += [(label, name, f"{err:.1e}", "pass" if err < TOLERANCE else "FAIL")
                      for name, err in errors.items()]
             failures += sum(err >= TOLERANCE for err in errors.values())
         except AssertionError as error:
             rows.append((label, "-", "-", f"FAIL: {error}"))
             failures += 1
-    header = ("layer", "array", "max rel error", "result")
+    header = ("layer or loss", "array", "max rel error", "result")
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(3)]
     line = " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " | " + header[3]
     print(line, file=out)
@@ -102,7 +121,8 @@ def run_suite(seed=0, out=sys.stdout):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m minigan.gradcheck",
-        description="Check every layer's hand-written backward pass against central finite differences "
+        description="Check every layer's hand-written backward pass and every GAN loss's gradient "
+                    "against central finite differences "
                     f"(float64, random upstream gradient); an array passes below {TOLERANCE:g} relative error.")
     parser.add_argument("--seed", type=int, default=0, help="seed for inputs, weights and dy (default 0)")
     args = parser.parse_args(argv)

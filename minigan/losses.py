@@ -1,0 +1,214 @@
+"""GAN losses on the discriminator's raw scores, each with its gradient written out.
+
+The discriminator D returns a score s per sample (a logit for the sigmoid losses), and a
+loss object turns a batch of scores into a number and its gradient with respect to the
+scores. ``d_loss(s_real, s_fake) -> (loss, d_real, d_fake)`` is what D minimises,
+``g_loss(s_fake) -> (loss, d_fake)`` what G minimises; each mean is over its own batch, so
+with N scores every gradient entry carries a factor 1/N. The gradients are then passed to
+``D.backward``. Derivations in docs/derivations.md, section "GAN losses"; in short, with
+sigma(s) = 1 / (1 + exp(-s)) and softplus(s) = log(1 + exp(s)):
+
+1. The logistic identities: -log sigma(s) = softplus(-s), -log(1 - sigma(s)) = softplus(s),
+   and d softplus(s) / ds = sigma(s). So a binary cross-entropy with target t on a logit s is
+   BCE(s, t) = softplus(s) - t*s, with dBCE/ds = sigma(s) - t, and no probability is ever
+   formed, clipped or logged.
+2. softplus(s) = max(s, 0) + log1p(exp(-|s|)) never overflows (exp of a non-positive number),
+   and sigma(s) = 0.5 * (1 + tanh(0.5*s)) neither; both are exact in their limits
+   (softplus(1e4) = 1e4, sigma(-1e4) = 0).
+3. minimax (Goodfellow et al., 2014): D minimises mean(BCE(s_real, 1)) + mean(BCE(s_fake, 0)),
+   so d_real = (sigma(s_real) - 1)/N_real, d_fake = sigma(s_fake)/N_fake. G minimises
+   mean(log(1 - sigma(s_fake))) = -mean(softplus(s_fake)), so d_fake = -sigma(s_fake)/N: it
+   vanishes as D(G(z)) = sigma(s_fake) -> 0, exactly when G is losing (the saturation).
+4. nonsaturating: D as in 3; G minimises -mean(log sigma(s_fake)) = mean(softplus(-s_fake)),
+   so d_fake = (sigma(s_fake) - 1)/N, which tends to -1/N as D(G(z)) -> 0.
+5. lsgan (Mao et al., 2017, a=0, b=1, c=1): D minimises 0.5*mean((s_real - 1)²) + 0.5*mean(s_fake²):
+   d_real = (s_real - 1)/N_real, d_fake = s_fake/N_fake; G minimises 0.5*mean((s_fake - 1)²):
+   d_fake = (s_fake - 1)/N. Raw scores, no sigmoid.
+6. hinge (Lim & Ye, 2017; Miyato et al., 2018): D minimises mean(relu(1 - s_real)) + mean(relu(1 + s_fake)):
+   d_real = -[s_real < 1]/N_real, d_fake = [s_fake > -1]/N_fake (the subgradient 0 at the kinks);
+   G minimises -mean(s_fake): d_fake = -1/N.
+7. wasserstein (Arjovsky et al., 2017): the critic minimises mean(s_fake) - mean(s_real):
+   d_real = -1/N_real, d_fake = 1/N_fake; G minimises -mean(s_fake): d_fake = -1/N. The
+   critic must be (roughly) 1-Lipschitz for this to estimate a distance; minigan offers
+   weight clipping (``clip_value`` on the optimizers, ``optim.clip_weights``). The
+   gradient-penalty variant needs double backpropagation and is not provided.
+
+One-sided label smoothing (Salimans et al., 2016): the sigmoid losses take ``real_label``
+(e.g. 0.9) as D's target for real samples, d_real = (sigma(s_real) - real_label)/N_real; fake
+targets stay 0 and G's loss is unchanged.
+"""
+from . import backend
+
+NAMES = ("minimax", "nonsaturating", "lsgan", "hinge", "wasserstein")
+
+
+def softplus(s):
+    """softplus(s) = log(1 + exp(s)) = max(s, 0) + log1p(exp(-|s|)), overflow-free (step 2)."""
+    xp = backend.xp_of(s)
+    return xp.maximum(s, 0.0) + xp.log1p(xp.exp(-xp.abs(s)))
+
+
+def sigmoid(s):
+    """sigma(s) = 0.5 * (1 + tanh(0.5 * s)), overflow-free (step 2)."""
+    return 0.5 * (1.0 + backend.xp_of(s).tanh(0.5 * s))
+
+
+class GANLoss:
+    """Base class: score validation and the two entry points every loss implements.
+
+    Shapes: scores (N,) or (N, 1); gradients have the scores' shape and dtype; losses are floats.
+    """
+
+    name = ""
+    needs_lipschitz = False
+
+    def d_loss(self, real_scores, fake_scores):
+        """(loss, d_real, d_fake) for the discriminator's step."""
+        self._check(real_scores, "real_scores")
+        self._check(fake_scores, "fake_scores")
+        loss_real, d_real = self._d_real(real_scores)
+        loss_fake, d_fake = self._d_fake(fake_scores)
+        return loss_real + loss_fake, d_real, d_fake
+
+    def g_loss(self, fake_scores):
+        """(loss, d_fake) for the generator's step."""
+        self._check(fake_scores, "fake_scores")
+        return self._g(fake_scores)
+
+    def _check(self, s, name):
+        shape = tuple(getattr(s, "shape", ()))
+        if not hasattr(s, "dtype") or s.dtype.kind != "f":
+            raise TypeError(f"{self!r}: {name} must be a floating-point array (N,) or (N, 1), "
+                            f"got {type(s).__name__}")
+        if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)) or shape[0] == 0:
+            raise ValueError(f"{self!r}: {name} must be (N,) or (N, 1) with N >= 1, got {shape}")
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class _SigmoidLoss(GANLoss):
+    """D's binary cross-entropy on logits (steps 1-3), with optional one-sided label smoothing."""
+
+    def __init__(self, real_label=1.0):
+        if not 0.0 < float(real_label) <= 1.0:
+            raise ValueError(f"{type(self).__name__}: real_label must be in (0, 1], got {real_label!r}")
+        self.real_label = float(real_label)
+
+    def _d_real(self, s):
+        N = s.shape[0]
+        loss = float((softplus(s) - self.real_label * s).mean())        # BCE(s, real_label), step 1
+        return loss, (sigmoid(s) - self.real_label) / N
+
+    def _d_fake(self, s):
+        return float(softplus(s).mean()), sigmoid(s) / s.shape[0]       # BCE(s, 0) = softplus(s)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(real_label={self.real_label})"
+
+
+class Minimax(_SigmoidLoss):
+    """The original, saturating game (step 3 of the module docstring).
+
+    D: L = -mean(log sigma(s_real)) - mean(log(1 - sigma(s_fake)));
+       d_real = (sigma(s_real) - real_label)/N_real, d_fake = sigma(s_fake)/N_fake.
+    G: L = mean(log(1 - sigma(s_fake))) = -mean(softplus(s_fake)); d_fake = -sigma(s_fake)/N.
+    Shapes: scores (N,) or (N, 1); gradients match.
+    """
+
+    name = "minimax"
+
+    def _g(self, s):
+        return -float(softplus(s).mean()), -sigmoid(s) / s.shape[0]
+
+
+class NonSaturating(_SigmoidLoss):
+    """The non-saturating generator loss (step 4); D as in Minimax.
+
+    G: L = -mean(log sigma(s_fake)) = mean(softplus(-s_fake)); d_fake = (sigma(s_fake) - 1)/N.
+    Shapes: scores (N,) or (N, 1); gradients match.
+    """
+
+    name = "nonsaturating"
+
+    def _g(self, s):
+        return float(softplus(-s).mean()), (sigmoid(s) - 1.0) / s.shape[0]
+
+
+class LSGAN(GANLoss):
+    """Least squares GAN with targets a=0 (fake), b=1 (real), c=1 (step 5); raw scores.
+
+    D: L = 0.5*mean((s_real - 1)²) + 0.5*mean(s_fake²); d_real = (s_real - 1)/N_real, d_fake = s_fake/N_fake.
+    G: L = 0.5*mean((s_fake - 1)²); d_fake = (s_fake - 1)/N.
+    Shapes: scores (N,) or (N, 1); gradients match.
+    """
+
+    name = "lsgan"
+
+    def _d_real(self, s):
+        r = s - 1.0
+        return 0.5 * float((r * r).mean()), r / s.shape[0]
+
+    def _d_fake(self, s):
+        return 0.5 * float((s * s).mean()), s / s.shape[0]
+
+    _g = _d_real
+
+
+class Hinge(GANLoss):
+    """Hinge loss (step 6).
+
+    D: L = mean(relu(1 - s_real)) + mean(relu(1 + s_fake));
+       d_real = -[s_real < 1]/N_real, d_fake = [s_fake > -1]/N_fake.
+    G: L = -mean(s_fake); d_fake = -1/N.
+    Shapes: scores (N,) or (N, 1); gradients match.
+    """
+
+    name = "hinge"
+
+    def _d_real(self, s):
+        xp, N = backend.xp_of(s), s.shape[0]
+        return float(xp.maximum(1.0 - s, 0.0).mean()), (s < 1.0).astype(s.dtype) * (-1.0 / N)
+
+    def _d_fake(self, s):
+        xp, N = backend.xp_of(s), s.shape[0]
+        return float(xp.maximum(1.0 + s, 0.0).mean()), (s > -1.0).astype(s.dtype) * (1.0 / N)
+
+    def _g(self, s):
+        return -float(s.mean()), backend.xp_of(s).full_like(s, -1.0 / s.shape[0])
+
+
+class Wasserstein(GANLoss):
+    """Wasserstein GAN, critic and generator (step 7). Needs a Lipschitz constraint: use weight clipping.
+
+    D (critic): L = mean(s_fake) - mean(s_real); d_real = -1/N_real, d_fake = 1/N_fake.
+    G: L = -mean(s_fake); d_fake = -1/N.
+    Shapes: scores (N,) or (N, 1); gradients match.
+    """
+
+    name = "wasserstein"
+    needs_lipschitz = True
+
+    def _d_real(self, s):
+        return -float(s.mean()), backend.xp_of(s).full_like(s, -1.0 / s.shape[0])
+
+    def _d_fake(self, s):
+        return float(s.mean()), backend.xp_of(s).full_like(s, 1.0 / s.shape[0])
+
+    _g = _d_real
+
+
+_CLASSES = {cls.name: cls for cls in (Minimax, NonSaturating, LSGAN, Hinge, Wasserstein)}
+
+
+def get(name, **options):
+    """The loss object called ``name`` (one of ``NAMES``), e.g. ``get("nonsaturating", real_label=0.9)``.
+
+    ``real_label`` applies to the sigmoid losses (minimax, nonsaturating) only.
+    """
+    if name not in _CLASSES:
+        raise ValueError(f"losses.get: name must be one of {NAMES}, got {name!r}")
+    try:
+        return _CLASSES[name](**options)
+    except TypeError as error:
+        raise TypeError(f"losses.get({name!r}): {error}") from error

@@ -1,0 +1,212 @@
+"""Optimizers: Adam (the GAN default) and SGD with momentum, following PyTorch's update rules.
+
+Both update each ``Parameter.data`` in place from its ``.grad`` (so the arrays a layer
+holds stay the same objects, on either backend, in the parameter's dtype), and save and
+restore their state exactly (``state_dict`` / ``load_state_dict``) so that a resumed run
+continues bit for bit.
+
+Adam (Kingma & Ba, 2015), as ``torch.optim.Adam``; at step t, for each parameter p with gradient g:
+
+1. g = g + weight_decay * p                    (L2 penalty folded into the gradient)
+2. m = beta1 * m + (1 - beta1) * g,  v = beta2 * v + (1 - beta2) * g²
+3. p = p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+SGD, as ``torch.optim.SGD`` (no dampening, no Nesterov):
+
+1. g = g + weight_decay * p
+2. buf = g on the first step, then buf = momentum * buf + g   (only when momentum > 0)
+3. p = p - lr * buf
+
+``clip_value`` (either optimizer) clamps every parameter to [-clip_value, clip_value] after
+each step: the weight clipping of the original Wasserstein GAN, which keeps the critic
+roughly Lipschitz.
+"""
+import math
+
+from . import backend
+from .nn.module import Parameter
+
+
+def clip_weights(params, clip_value):
+    """Clamp every parameter's data to [-clip_value, clip_value] in place (WGAN weight clipping)."""
+    if not clip_value > 0.0:
+        raise ValueError(f"clip_weights: clip_value must be positive, got {clip_value!r}")
+    for p in params:
+        backend.xp_of(p.data).clip(p.data, -clip_value, clip_value, out=p.data)
+
+
+def _positive_number(owner, name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{owner}: {name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Shared bookkeeping: the parameter list, zero_grad, weight clipping and state (de)serialisation."""
+
+    _state_names = ()
+
+    def __init__(self, params, lr, weight_decay, clip_value):
+        name = type(self).__name__
+        if isinstance(params, Parameter) or not hasattr(params, "__iter__"):
+            raise TypeError(f"{name}: params must be a list of Parameters, e.g. model.parameters()")
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{name}: params is empty; pass model.parameters() of a model with weights")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Parameter):
+                raise TypeError(f"{name}: params[{i}] must be a Parameter, got {type(p).__name__}")
+        self.lr = _positive_number(name, "lr", lr)
+        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
+            raise ValueError(f"{name}: weight_decay must be >= 0, got {weight_decay!r}")
+        self.weight_decay = float(weight_decay)
+        self.clip_value = None if clip_value is None else _positive_number(name, "clip_value", clip_value)
+        self.t = 0
+        self.state = [{key: backend.xp_of(p.data).zeros_like(p.data) for key in self._state_names}
+                      for p in self.params]
+
+    def zero_grad(self):
+        """Set every parameter's gradient to zero."""
+        for p in self.params:
+            p.zero_grad()
+
+    def step(self):
+        """Update every parameter from its gradient (then clip, if ``clip_value`` was given)."""
+        self.t += 1
+        for i, (p, state) in enumerate(zip(self.params, self.state)):
+            if p.grad is None or tuple(p.grad.shape) != tuple(p.data.shape):
+                got = None if p.grad is None else tuple(p.grad.shape)
+                raise RuntimeError(f"{type(self).__name__}: params[{i}] of shape {tuple(p.data.shape)} "
+                                   f"has no gradient of its shape (got {got}); run backward first")
+            g = p.grad
+            if self.weight_decay:
+                g = g + self.weight_decay * p.data                    # step 1
+            self._update(p, g, state)
+        if self.clip_value is not None:
+            clip_weights(self.params, self.clip_value)
+
+    def _update(self, p, g, state):
+        raise NotImplementedError
+
+    def _hyperparameters(self):
+        return {"lr": self.lr, "weight_decay": self.weight_decay, "clip_value": self.clip_value}
+
+    def state_dict(self):
+        """Hyperparameters, the step count and host (NumPy) copies of the per-parameter state."""
+        return {
+            "type": type(self).__name__,
+            "hyperparameters": self._hyperparameters(),
+            "t": self.t,
+            "state": [{k: backend.to_numpy(v).copy() for k, v in s.items()} for s in self.state],
+        }
+
+    def load_state_dict(self, state):
+        """Restore what ``state_dict`` saved; the parameter list must have the same shapes in the same order."""
+        name = type(self).__name__
+        if state.get("type") != name:
+            raise ValueError(f"{name}.load_state_dict: the state is from {state.get('type')!r}, not {name!r}")
+        if len(state["state"]) != len(self.params):
+            raise ValueError(f"{name}.load_state_dict: the state has {len(state['state'])} parameters, "
+                             f"this optimizer {len(self.params)}")
+        for i, (p, saved) in enumerate(zip(self.params, state["state"])):
+            for key in self._state_names:
+                if tuple(saved[key].shape) != tuple(p.data.shape):
+                    raise ValueError(f"{name}.load_state_dict: params[{i}] {key} must have shape "
+                                     f"{tuple(p.data.shape)}, got {tuple(saved[key].shape)}")
+        for key, value in state["hyperparameters"].items():
+            setattr(self, key, tuple(value) if isinstance(value, list) else value)
+        self.t = int(state["t"])
+        self.state = [{k: backend.xp_of(p.data).asarray(s[k], dtype=p.data.dtype) for k in self._state_names}
+                      for p, s in zip(self.params, state["state"])]
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v}" for k, v in self._hyperparameters().items())
+        return f"{type(self).__name__}({len(self.params)} parameters, {args})"
+
+
+class Adam(Optimizer):
+    """Adam with bias correction, exactly ``torch.optim.Adam``'s update (steps 1-3 of the module docstring).
+
+    p -= (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
+
+    Parameters
+    ----------
+    params : list of Parameter
+    lr : float
+        Step size, default 2e-4 (the DCGAN setting).
+    betas : (float, float)
+        Decay rates of the first and second moment, default (0.5, 0.999) (the DCGAN setting;
+        PyTorch's default beta1 is 0.9).
+    eps : float
+        Added to the denominator, default 1e-8.
+    weight_decay : float
+        L2 penalty added to the gradient, default 0.
+    clip_value : float or None
+        Clamp parameters to [-clip_value, clip_value] after each step (WGAN), default None.
+    """
+
+    _state_names = ("m", "v")
+
+    def __init__(self, params, lr=2e-4, betas=(0.5, 0.999), eps=1e-8, weight_decay=0.0, clip_value=None):
+        super().__init__(params, lr, weight_decay, clip_value)
+        if len(tuple(betas)) != 2 or not all(isinstance(b, (int, float)) and 0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas!r}")
+        self.betas = (float(betas[0]), float(betas[1]))
+        self.eps = _positive_number("Adam", "eps", eps)
+
+    def _update(self, p, g, state):
+        beta1, beta2 = self.betas
+        m, v = state["m"], state["v"]
+        m *= beta1                                                    # step 2
+        m += (1.0 - beta1) * g
+        v *= beta2
+        v += (1.0 - beta2) * (g * g)
+        step_size = self.lr / (1.0 - beta1 ** self.t)                 # step 3
+        denom = backend.xp_of(v).sqrt(v)
+        denom /= math.sqrt(1.0 - beta2 ** self.t)
+        denom += self.eps
+        p.data -= step_size * (m / denom)
+
+    def _hyperparameters(self):
+        return dict(super()._hyperparameters(), betas=self.betas, eps=self.eps)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, as ``torch.optim.SGD`` (steps 1-3 of the SGD part).
+
+    p -= lr * buf, buf = momentum * buf + g (buf = g at the first step; buf = g when momentum = 0).
+
+    Parameters
+    ----------
+    params : list of Parameter
+    lr : float
+    momentum : float
+        In [0, 1), default 0.
+    weight_decay : float
+        L2 penalty added to the gradient, default 0.
+    clip_value : float or None
+        Clamp parameters to [-clip_value, clip_value] after each step (WGAN), default None.
+    """
+
+    _state_names = ("buf",)
+
+    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, clip_value=None):
+        super().__init__(params, lr, weight_decay, clip_value)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0.0 <= momentum < 1.0:
+            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+
+    def _update(self, p, g, state):
+        if self.momentum == 0.0:
+            p.data -= self.lr * g
+            return
+        buf = state["buf"]
+        if self.t == 1:
+            buf[...] = g                                              # step 2, first step
+        else:
+            buf *= self.momentum
+            buf += g
+        p.data -= self.lr * buf
+
+    def _hyperparameters(self):
+        return dict(super()._hyperparameters(), momentum=self.momentum)
