@@ -7,13 +7,13 @@ differences by ``minigan.gradcheck``.
     layer = mg.nn.Dense(4, 3, rng=0)
     mg.gradcheck.check_layer(layer, x)
 """
-from . import backend, gradcheck, losses, nn, optim
+from . import backend, data, gradcheck, losses, metrics, models, nn, optim, plots, train
 from .backend import get_backend, get_default_dtype, set_backend, set_default_dtype, to_numpy
 from .nn import Parameter
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "backend", "gradcheck", "losses", "nn", "optim", "Parameter", "get_backend", "get_default_dtype",
+    "backend", "data", "gradcheck", "losses", "metrics", "models", "nn", "optim", "plots", "train", "Parameter", "get_backend", "get_default_dtype",
     "set_backend", "set_default_dtype", "to_numpy", "__version__",
 ]

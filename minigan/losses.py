@@ -63,12 +63,24 @@ class GANLoss:
     needs_lipschitz = False
 
     def d_loss(self, real_scores, fake_scores):
-        """(loss, d_real, d_fake) for the discriminator's step."""
-        self._check(real_scores, "real_scores")
-        self._check(fake_scores, "fake_scores")
-        loss_real, d_real = self._d_real(real_scores)
-        loss_fake, d_fake = self._d_fake(fake_scores)
+        """(loss, d_real, d_fake) for the discriminator's step: the sum of its real and fake terms."""
+        loss_real, d_real = self.d_loss_real(real_scores)
+        loss_fake, d_fake = self.d_loss_fake(fake_scores)
         return loss_real + loss_fake, d_real, d_fake
+
+    def d_loss_real(self, real_scores):
+        """(loss, d_real): the real-sample term of D's loss alone.
+
+        D's loss is a sum of a term in the real scores and a term in the fake scores, so a
+        trainer can backpropagate the real batch through D before it runs D on the fakes.
+        """
+        self._check(real_scores, "real_scores")
+        return self._d_real(real_scores)
+
+    def d_loss_fake(self, fake_scores):
+        """(loss, d_fake): the fake-sample term of D's loss alone."""
+        self._check(fake_scores, "fake_scores")
+        return self._d_fake(fake_scores)
 
     def g_loss(self, fake_scores):
         """(loss, d_fake) for the generator's step."""

@@ -141,3 +141,14 @@ def test_integer_scores_rejected():
 def test_public_namespace():
     assert mg.losses is losses
     assert set(losses.NAMES) == {"minimax", "nonsaturating", "lsgan", "hinge", "wasserstein"}
+
+
+@pytest.mark.parametrize("loss", ALL, ids=repr)
+def test_d_loss_is_the_sum_of_its_real_and_fake_terms(rng, loss):
+    real, fake = rng.standard_normal(5), rng.standard_normal(3)
+    value, d_real, d_fake = loss.d_loss(real, fake)
+    value_real, d_real_alone = loss.d_loss_real(real)
+    value_fake, d_fake_alone = loss.d_loss_fake(fake)
+    assert value == pytest.approx(value_real + value_fake, rel=1e-15)
+    np.testing.assert_array_equal(d_real, d_real_alone)
+    np.testing.assert_array_equal(d_fake, d_fake_alone)

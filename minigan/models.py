@@ -1,0 +1,67 @@
+"""Two GANs for 28x28 grey images, as plain Sequentials a user can read and edit.
+
+Each builder returns ``(G, D)``: G maps noise z (N, z_dim) to images (N, 1, 28, 28) in [0, 1]
+(a sigmoid output, matching ``load_mnist(scale="unit")``), D maps images to one raw score per
+sample, (N, 1): a logit for the sigmoid losses, used as is by lsgan, hinge and wasserstein.
+"""
+from .backend import as_rng
+from .nn import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dense, Flatten, LeakyReLU,
+                 Reshape, Sequential, Sigmoid)
+
+MODELS = ("dcgan", "mlp")
+
+
+def mlp_gan(z_dim=100, rng=None, init="dcgan"):
+    """A fully connected GAN: G z_dim -> 128 -> 256 -> 784 -> (1, 28, 28), D 784 -> 256 -> 128 -> 1.
+
+    LeakyReLU(0.2) between the layers, a sigmoid on G's output, no sigmoid on D's score.
+    ``rng`` (seed or Generator) draws every initial weight; ``init`` is the scheme (see ``nn.init``).
+    """
+    rng = as_rng(rng)
+    G = Sequential(
+        Dense(z_dim, 128, init=init, rng=rng), LeakyReLU(0.2),
+        Dense(128, 256, init=init, rng=rng), LeakyReLU(0.2),
+        Dense(256, 784, init=init, rng=rng), Sigmoid(), Reshape(1, 28, 28),
+    )
+    D = Sequential(
+        Flatten(),
+        Dense(784, 256, init=init, rng=rng), LeakyReLU(0.2),
+        Dense(256, 128, init=init, rng=rng), LeakyReLU(0.2),
+        Dense(128, 1, init=init, rng=rng),
+    )
+    return G, D
+
+
+def dcgan(z_dim=100, rng=None, init="dcgan"):
+    """A small DCGAN (Radford et al., 2016) for 28x28 images.
+
+    G: Dense(z_dim, 128*7*7) -> BatchNorm1d -> LeakyReLU -> Reshape(128, 7, 7)
+       -> ConvTranspose2d(128, 64, 4, 2, 1) -> BatchNorm2d -> LeakyReLU      (64 x 14 x 14)
+       -> ConvTranspose2d(64, 1, 4, 2, 1) -> Sigmoid                          (1 x 28 x 28)
+    D: Conv2d(1, 64, 4, 2, 1) -> LeakyReLU                                    (64 x 14 x 14)
+       -> Conv2d(64, 128, 4, 2, 1) -> BatchNorm2d -> LeakyReLU                (128 x 7 x 7)
+       -> Flatten -> Dense(128*7*7, 1)
+    Weights N(0, 0.02²) by default, the DCGAN recipe.
+    """
+    rng = as_rng(rng)
+    G = Sequential(
+        Dense(z_dim, 128 * 7 * 7, init=init, rng=rng), BatchNorm1d(128 * 7 * 7), LeakyReLU(0.2),
+        Reshape(128, 7, 7),
+        ConvTranspose2d(128, 64, 4, 2, 1, init=init, rng=rng), BatchNorm2d(64), LeakyReLU(0.2),
+        ConvTranspose2d(64, 1, 4, 2, 1, init=init, rng=rng), Sigmoid(),
+    )
+    D = Sequential(
+        Conv2d(1, 64, 4, 2, 1, init=init, rng=rng), LeakyReLU(0.2),
+        Conv2d(64, 128, 4, 2, 1, init=init, rng=rng), BatchNorm2d(128), LeakyReLU(0.2),
+        Flatten(), Dense(128 * 7 * 7, 1, init=init, rng=rng),
+    )
+    return G, D
+
+
+def build(name, z_dim=100, rng=None):
+    """``(G, D)`` for a model name in ``MODELS``: "dcgan" or "mlp"."""
+    if name == "dcgan":
+        return dcgan(z_dim, rng)
+    if name == "mlp":
+        return mlp_gan(z_dim, rng)
+    raise ValueError(f"models.build: name must be one of {MODELS}, got {name!r}")

@@ -1,0 +1,99 @@
+"""Pictures of a run: sample grids (PNG), their animation over training (GIF), and loss curves (PNG).
+
+Grids and GIFs are written with Pillow; the curves with matplotlib (imported only when drawn).
+"""
+import math
+
+import numpy as np
+
+from . import backend
+
+
+def image_grid(images, nrow=None, pad=2, scale=2, value_range=(0.0, 1.0)):
+    """Tile images (N, 1, H, W) or (N, H, W) into one uint8 picture, ``nrow`` per row (default: a square).
+
+    Values are mapped from ``value_range`` to 0..255; ``pad`` pixels of white separate the tiles and
+    ``scale`` enlarges each pixel. Shapes: returns (rows*(H+pad)+pad, nrow*(W+pad)+pad) times scale.
+    """
+    x = backend.to_numpy(images).astype(np.float32)
+    if x.ndim == 4:
+        if x.shape[1] != 1:
+            raise ValueError(f"image_grid: images must be (N, 1, H, W) or (N, H, W), got {x.shape}")
+        x = x[:, 0]
+    if x.ndim != 3 or len(x) == 0:
+        raise ValueError(f"image_grid: images must be (N, 1, H, W) or (N, H, W) with N >= 1, got {x.shape}")
+    lo, hi = value_range
+    x = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    N, H, W = x.shape
+    nrow = nrow or math.ceil(math.sqrt(N))
+    rows = math.ceil(N / nrow)
+    grid = np.ones((rows * (H + pad) + pad, nrow * (W + pad) + pad), dtype=np.float32)
+    for k in range(N):
+        r, c = divmod(k, nrow)
+        grid[pad + r * (H + pad):pad + r * (H + pad) + H, pad + c * (W + pad):pad + c * (W + pad) + W] = x[k]
+    grid = np.kron(grid, np.ones((scale, scale), dtype=np.float32)) if scale > 1 else grid
+    return (255.0 * grid + 0.5).astype(np.uint8)
+
+
+def save_png(picture, path):
+    """Write a uint8 (H, W) picture as a greyscale PNG."""
+    from PIL import Image
+    Image.fromarray(picture, mode="L").save(path)
+
+
+def load_png(path):
+    """Read a PNG back as a uint8 greyscale (H, W) array."""
+    from PIL import Image
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L"))
+
+
+def save_gif(pictures, path, duration_ms=400):
+    """Write uint8 pictures of one size as an animated GIF that loops, the last frame held longer."""
+    from PIL import Image
+    if not pictures:
+        raise ValueError("save_gif: no pictures")
+    frames = [Image.fromarray(p, mode="L") for p in pictures]
+    durations = [duration_ms] * (len(frames) - 1) + [4 * duration_ms]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
+
+
+def _smooth(values, window):
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) < window or window < 2:
+        return values
+    kernel = np.ones(window) / window
+    return np.convolve(values, kernel, mode="valid")
+
+
+def plot_curves(records, path, output_label="D(x)"):
+    """Draw loss_D and loss_G, and D's mean output on real and fake batches, against the step.
+
+    ``records`` are the metrics-log dicts (keys step, loss_d, loss_g, d_real, d_fake); curves are
+    smoothed over a window of about 1/50 of the run.
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [r for r in records if r.get("loss_g") is not None]
+    if not records:
+        raise ValueError("plot_curves: no records with both losses")
+    window = max(1, len(records) // 50)
+    step = np.array([r["step"] for r in records])
+    fake_label = output_label.replace("(x)", "(G(z))")
+    fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(11, 4))
+    for key, label in [("loss_d", "loss_D"), ("loss_g", "loss_G")]:
+        smooth = _smooth([r[key] for r in records], window)
+        ax_loss.plot(step[len(step) - len(smooth):], smooth, label=label)
+    for key, label in [("d_real", output_label), ("d_fake", fake_label)]:
+        smooth = _smooth([r[key] for r in records], window)
+        ax_d.plot(step[len(step) - len(smooth):], smooth, label=label)
+    ax_loss.set(title="losses", xlabel="step")
+    ax_d.set(title="discriminator output on real and fake batches", xlabel="step")
+    for ax in (ax_loss, ax_d):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,145 @@
+import json
+
+import numpy as np
+import pytest
+
+import minigan as mg
+from minigan.checkpoint import CheckpointError, load_checkpoint
+from minigan.train import TrainConfig, TrainingDiverged, gan_step, train
+
+
+def _quiet(*_):
+    pass
+
+
+def _config(tmp_path, **overrides):
+    settings = dict(model="mlp", epochs=2, batch_size=16, limit=64, out=str(tmp_path / "run"), log_every=2,
+                    n_samples=16)
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def _weights(result):
+    return {**{"G/" + k: v for k, v in result["G"].state_dict().items()},
+            **{"D/" + k: v for k, v in result["D"].state_dict().items()}}
+
+
+def test_tiny_run_trains_and_writes_every_output(tmp_path):
+    G0, D0 = mg.models.build("mlp", rng=0)
+    result = train(_config(tmp_path), log=_quiet)
+    out = result["out"]
+    assert result["status"] == "finished" and result["step"] == 8 and result["epoch"] == 2
+    for name in ["grid_epoch_001.png", "grid_epoch_002.png", "samples.png", "progress.gif", "curves.png",
+                 "metrics.jsonl", "config.json", "checkpoint.npz"]:
+        assert (out / name).stat().st_size > 0, name
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == list(range(1, 9))
+    for r in records:
+        assert all(np.isfinite(r[k]) for k in ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"))
+    assert json.loads((out / "config.json").read_text())["model"] == "mlp"
+    changed = [not np.array_equal(a.data, b) for a, b in zip(G0.parameters(), result["G"].state_dict().values())]
+    assert all(changed)
+    assert (out / "samples.png").read_bytes()[:4] == b"\x89PNG" and (out / "progress.gif").read_bytes()[:3] == b"GIF"
+
+
+def test_same_seed_same_run(tmp_path):
+    a = train(_config(tmp_path, out=str(tmp_path / "a"), epochs=1), log=_quiet)
+    b = train(_config(tmp_path, out=str(tmp_path / "b"), epochs=1), log=_quiet)
+    wa, wb = _weights(a), _weights(b)
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa)
+
+
+def test_resume_mid_epoch_is_bit_identical_to_an_uninterrupted_run(tmp_path):
+    settings = dict(model="dcgan", epochs=2, batch_size=8, limit=32, log_every=100)
+    straight = train(_config(tmp_path, out=str(tmp_path / "straight"), **settings), log=_quiet)
+    stopped = train(_config(tmp_path, out=str(tmp_path / "split"), max_steps=5, **settings), log=_quiet)
+    assert stopped["status"] == "stopped at max_steps" and stopped["step"] == 5
+    meta = load_checkpoint(stopped["checkpoint"])["meta"]
+    assert (meta["epoch"], meta["batch"], meta["step"]) == (1, 1, 5)                 # mid-epoch 2
+    resumed = train(_config(tmp_path, out=str(tmp_path / "split"), **settings), resume=stopped["checkpoint"],
+                    log=_quiet)
+    assert resumed["status"] == "finished" and resumed["step"] == straight["step"] == 8
+    ws, wr = _weights(straight), _weights(resumed)
+    assert set(ws) == set(wr) and any("running_var" in k for k in ws)
+    for k in ws:
+        assert np.array_equal(ws[k], wr[k]), k
+    steps = [json.loads(line)["step"] for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 9))
+
+
+def test_gan_step_keeps_the_roles_apart(rng):
+    G, D = mg.models.build("mlp", z_dim=8, rng=0)
+    loss = mg.losses.get("nonsaturating")
+    opt_g, opt_d = mg.optim.Adam(G.parameters()), mg.optim.Adam(D.parameters())
+    real = rng.random((4, 1, 28, 28)).astype(np.float32)
+    z = rng.standard_normal((4, 8)).astype(np.float32)
+    G_before = G.state_dict()
+    record = gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=False)
+    assert all(np.array_equal(v, G.state_dict()[k]) for k, v in G_before.items())   # the D step leaves G alone
+    assert "loss_g" not in record and 0.0 < record["d_real"] < 1.0
+    D_before = D.state_dict()
+    record = gan_step(G, D, loss, opt_g, opt_d, real, z, layer_norms=True)
+    assert all(float(np.abs(p.grad).max()) == 0.0 for p in D.parameters())         # G's pass leaves no D grads
+    assert not all(np.array_equal(v, D.state_dict()[k]) for k, v in D_before.items())
+    assert set(record["layer_norms_g"]) == {"0 Dense", "2 Dense", "4 Dense"} and record["grad_norm_g"] > 0
+
+
+def test_d_steps_updates_g_every_kth_iteration(tmp_path):
+    result = train(_config(tmp_path, d_steps=2, epochs=1), log=_quiet)
+    records = [json.loads(line) for line in (result["out"] / "metrics.jsonl").read_text().splitlines()]
+    assert [("loss_g" in r) for r in records] == [False, True, False, True]
+
+
+def test_wasserstein_clips_the_critic_by_default(tmp_path):
+    result = train(_config(tmp_path, loss="wasserstein", epochs=1), log=_quiet)
+    assert max(float(np.abs(p.data).max()) for p in result["D"].parameters()) <= 0.01
+
+
+def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    config = _config(tmp_path)
+    real_step = mg.train.gan_step
+    calls = []
+
+    def failing_step(*args, **kwargs):
+        record = real_step(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 6:
+            record["loss_g"] = float("nan")
+        return record
+
+    monkeypatch.setattr(mg.train, "gan_step", failing_step)
+    with pytest.raises(TrainingDiverged, match=r"loss_g became nan at step 6 \(epoch 2\).*last good checkpoint"):
+        train(config, log=_quiet)
+    meta = load_checkpoint(tmp_path / "run" / "checkpoint.npz")["meta"]
+    assert meta["epoch"] == 1 and meta["step"] == 4
+
+
+def test_corrupt_and_incompatible_checkpoints(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file")
+    with pytest.raises(CheckpointError, match="bad.npz: not a readable minigan checkpoint"):
+        train(_config(tmp_path), resume=str(bad), log=_quiet)
+    with pytest.raises(CheckpointError, match="no such checkpoint file"):
+        load_checkpoint(tmp_path / "missing.npz")
+    result = train(_config(tmp_path, epochs=1), log=_quiet)
+    G, D = mg.models.build("dcgan")
+    with pytest.raises(CheckpointError, match="does not fit this model"):
+        mg.checkpoint.restore(load_checkpoint(result["checkpoint"]), G, D)
+
+
+def test_sample_from_a_checkpoint(tmp_path):
+    result = train(_config(tmp_path, epochs=1), log=_quiet)
+    out = mg.train.sample(result["checkpoint"], n=9, out=str(tmp_path / "nine.png"))
+    picture = mg.plots.load_png(out)
+    assert picture.shape == (2 * (3 * 30 + 2), 2 * (3 * 30 + 2))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(model="vae"), "model must be one of"),
+    (dict(loss="l1"), "loss must be one of"),
+    (dict(epochs=0), "epochs must be a positive int"),
+    (dict(loss="hinge", real_label=0.9), "real_label applies to"),
+])
+def test_bad_configs(tmp_path, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        train(_config(tmp_path, **overrides), log=_quiet)
