@@ -22,7 +22,8 @@ def _train_parser(sub):
     p.add_argument("--loss", choices=losses.NAMES, default=_DEFAULTS.loss, help="GAN loss (default nonsaturating)")
     p.add_argument("--epochs", type=int, default=_DEFAULTS.epochs, help=f"passes over the data (default {_DEFAULTS.epochs})")
     p.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size, help=f"default {_DEFAULTS.batch_size}")
-    p.add_argument("--lr-g", type=float, default=_DEFAULTS.lr_g, help="generator Adam learning rate (default 2e-4)")
+    p.add_argument("--lr-g", type=float, default=None,
+                   help="generator Adam learning rate (default 2e-4 for dcgan, 1e-3 for mlp)")
     p.add_argument("--lr-d", type=float, default=_DEFAULTS.lr_d, help="discriminator Adam learning rate (default 2e-4)")
     p.add_argument("--beta1", type=float, default=_DEFAULTS.beta1, help="Adam beta1 for both (default 0.5)")
     p.add_argument("--d-steps", type=int, default=_DEFAULTS.d_steps, help="D steps per G step (default 1)")

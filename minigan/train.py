@@ -18,6 +18,7 @@ import json
 import math
 import pathlib
 import signal
+import sys
 import time
 
 import numpy as np
@@ -26,6 +27,9 @@ from . import backend, checkpoint, data, losses, metrics, models, plots
 from .optim import Adam
 
 SIGMOID_LOSSES = ("minimax", "nonsaturating")
+# The small BatchNorm-free MLP generator needs to learn faster than its discriminator, or D
+# wins at once and G collapses to a single blob (PyTorch does the same); the DCGAN uses 2e-4.
+DEFAULT_LR_G = {"dcgan": 2e-4, "mlp": 1e-3}
 
 
 class TrainingDiverged(RuntimeError):
@@ -40,7 +44,7 @@ class TrainConfig:
     loss: str = "nonsaturating"
     epochs: int = 15
     batch_size: int = 32
-    lr_g: float = 2e-4
+    lr_g: float = None                  # None: DEFAULT_LR_G[model]
     lr_d: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
@@ -67,6 +71,8 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"TrainConfig: {name} must be a positive int, got {value!r}")
+        if self.lr_g is None:
+            self.lr_g = DEFAULT_LR_G[self.model]
         if self.real_label != 1.0 and self.loss not in SIGMOID_LOSSES:
             raise ValueError(f"TrainConfig: real_label applies to {SIGMOID_LOSSES} only, not {self.loss!r}")
         return self
@@ -124,6 +130,30 @@ class _StopFlag:
     def __exit__(self, *exc):
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+
+
+class _ProgressBar:
+    """A one-line progress bar with the live values, redrawn in place on a terminal (nothing otherwise)."""
+
+    def __init__(self, stream=None, width=24, every_s=0.2):
+        self.stream = stream if stream is not None else sys.stderr
+        self.active = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.width, self.every_s, self._last = width, every_s, 0.0
+
+    def update(self, epoch, epochs, done, total, text, force=False):
+        now = time.perf_counter()
+        if not self.active or (not force and now - self._last < self.every_s):
+            return
+        self._last = now
+        filled = self.width * done // max(1, total)
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(f"\repoch {epoch}/{epochs} [{bar}] {done}/{total} | {text}\x1b[K")
+        self.stream.flush()
+
+    def clear(self):
+        if self.active:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
 
 
 def _format(record, output_label):
@@ -193,7 +223,7 @@ def train(config, resume=None, log=print):
         G.train()
         return picture
 
-    status, record = "finished", None
+    status, record, bar = "finished", None, _ProgressBar()
     with _StopFlag() as stop:
         while epoch < config.epochs and status == "finished":
             perm = batches.permutation() if perm is None else perm
@@ -213,9 +243,13 @@ def train(config, resume=None, log=print):
                                            f"stopping. {last}. Try a lower learning rate or another loss.")
                 log_file.write(record)
                 epoch_records.append(record)
+                live = f"{_format(record, output_label)} | {record['ms']:.1f} ms/step"
+                bar.update(epoch + 1, config.epochs, start_batch, len(batches), live)
                 if step % config.log_every == 0:
-                    log(f"step {step} | {_format(record, output_label)} | {record['ms']:.1f} ms/step")
+                    bar.clear()
+                    log(f"step {step} | {live}")
                 if stop.requested or (config.max_steps is not None and step >= config.max_steps):
+                    bar.clear()
                     status = "interrupted" if stop.requested else "stopped at max_steps"
                     save(epoch, start_batch, perm)
                     log(f"minigan: {status} at step {step}; checkpoint {ckpt_path} "
@@ -225,6 +259,7 @@ def train(config, resume=None, log=print):
                 epoch, start_batch, perm = epoch + 1, 0, None
                 plots.save_png(sample_grid(), out / f"grid_epoch_{epoch:03d}.png")
                 save(epoch, 0, None)
+                bar.clear()
                 seconds = time.perf_counter() - started
                 mean = {k: float(np.mean([r[k] for r in epoch_records if r.get(k) is not None]))
                         for k in ("loss_d", "loss_g", "d_real", "d_fake")}

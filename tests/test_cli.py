@@ -44,3 +44,30 @@ def test_bad_data_directory_is_a_clear_error(tmp_path):
 def test_bad_choice_is_rejected_by_argparse():
     out = _run("train", "--loss", "l1")
     assert out.returncode == 2 and "invalid choice: 'l1'" in out.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path):
+    import json
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "minigan", "train", "--model", "mlp", "--limit", "256", "--batch-size", "16",
+         "--epochs", "1000", "--out", str(run), "--log-every", "1000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = run / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 20):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted at step" in stdout and "--resume" in stdout
+    steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
+    out = _run("train", "--resume", str(run / "checkpoint.npz"), "--epochs", str(steps[-1] // 16 + 2))
+    assert out.returncode == 0, out.stderr
+    assert "resumed from" in out.stdout and (run / "samples.png").exists()
+    resumed = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
+    assert resumed == list(range(1, len(resumed) + 1)) and len(resumed) > len(steps)

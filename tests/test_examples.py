@@ -31,3 +31,23 @@ def test_loss_gradients_writes_a_png(tmp_path, capsys):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
     printed = capsys.readouterr().out
     assert "| 0.01 | 0.01 | 0.99 |" in printed
+
+
+@pytest.mark.slow
+def test_mnist_gan_example_runs(tmp_path, capsys, monkeypatch):
+    import minigan as mg
+    full_loader = mg.data.load_mnist
+    monkeypatch.setattr(mg.data, "load_mnist", lambda: full_loader(limit=64))
+    out = tmp_path / "grid.png"
+    _load("mnist_gan").main(["--epochs", "1", "--batch-size", "16", "--out", str(out)])
+    assert out.read_bytes()[:4] == b"\x89PNG" and "epoch 1/1 done" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_dcgan_example_runs(tmp_path, capsys, monkeypatch):
+    import minigan as mg
+    full_config = mg.train.TrainConfig
+    monkeypatch.setattr(mg.train, "TrainConfig", lambda **kwargs: full_config(**kwargs, limit=32, log_every=1))
+    _load("dcgan_mnist").main(["--epochs", "1", "--batch-size", "16", "--out", str(tmp_path / "run")])
+    assert (tmp_path / "run" / "samples.png").exists()
+    assert "finished after 2 steps" in capsys.readouterr().out

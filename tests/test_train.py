@@ -143,3 +143,19 @@ def test_sample_from_a_checkpoint(tmp_path):
 def test_bad_configs(tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message):
         train(_config(tmp_path, **overrides), log=_quiet)
+
+
+def test_progress_bar_draws_only_on_a_terminal():
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    bar = mg.train._ProgressBar(stream=screen, width=8)
+    bar.update(1, 2, 3, 6, "loss_d 0.5", force=True)
+    assert screen.getvalue().startswith("\repoch 1/2 [####....] 3/6 | loss_d 0.5")
+    pipe = io.StringIO()
+    mg.train._ProgressBar(stream=pipe).update(1, 2, 3, 6, "x", force=True)
+    assert pipe.getvalue() == ""
