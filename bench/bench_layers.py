@@ -33,6 +33,7 @@ OPS = [
     ("Dense(6272, 1)", "6272", "dense", (6272, 1), (6272,)),
     ("DCGAN G then D", "z 100", "dcgan", (), (100,)),
 ]
+STEP = ("DCGAN training step (D on real + fake, G through D, 2x Adam)", "1x28x28")
 
 
 def _median_ms(fn, min_time=0.4, min_reps=5):
@@ -51,16 +52,6 @@ def _minigan_ops(batch, rng):
     import minigan as mg
     nn = mg.nn
 
-    def dcgan():
-        G = nn.Sequential(nn.Dense(100, 128 * 7 * 7, rng=0), nn.BatchNorm1d(128 * 7 * 7), nn.LeakyReLU(0.2),
-                          nn.Reshape(128, 7, 7), nn.ConvTranspose2d(128, 64, 4, 2, 1, rng=1),
-                          nn.BatchNorm2d(64), nn.LeakyReLU(0.2), nn.ConvTranspose2d(64, 1, 4, 2, 1, rng=2),
-                          nn.Sigmoid())
-        D = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1, rng=3), nn.LeakyReLU(0.2),
-                          nn.Conv2d(64, 128, 4, 2, 1, rng=4), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
-                          nn.Flatten(), nn.Dense(128 * 7 * 7, 1, rng=5))
-        return nn.Sequential(G, D)
-
     build = {
         "conv": lambda a: nn.Conv2d(a[0], a[1], 4, 2, 1, rng=0),
         "convT": lambda a: nn.ConvTranspose2d(a[0], a[1], 4, 2, 1, rng=0),
@@ -68,7 +59,7 @@ def _minigan_ops(batch, rng):
         "bn1d": lambda a: nn.BatchNorm1d(a[0]),
         "lrelu": lambda a: nn.LeakyReLU(0.2),
         "dense": lambda a: nn.Dense(a[0], a[1], rng=0),
-        "dcgan": lambda a: dcgan(),
+        "dcgan": lambda a: nn.Sequential(*mg.models.dcgan(rng=0)),
     }
     results = {}
     for name, _, key, args, shape in OPS:
@@ -83,6 +74,12 @@ def _minigan_ops(batch, rng):
             layer.backward(dy)
 
         results[name] = _median_ms(step)
+    G, D = mg.models.dcgan(rng=0)
+    loss = mg.losses.get("nonsaturating")
+    opt_g, opt_d = mg.optim.Adam(G.parameters()), mg.optim.Adam(D.parameters())
+    real = rng.random((batch, 1, 28, 28)).astype(np.float32)
+    z = rng.standard_normal((batch, 100)).astype(np.float32)
+    results[STEP[0]] = _median_ms(lambda: mg.train.gan_step(G, D, loss, opt_g, opt_d, real, z))
     return results
 
 
@@ -96,7 +93,7 @@ def _torch_ops(batch, rng):
                           nn.BatchNorm2d(64), nn.LeakyReLU(0.2), nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Sigmoid())
         D = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(64, 128, 4, 2, 1),
                           nn.BatchNorm2d(128), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
-        return nn.Sequential(G, D)
+        return G, D
 
     build = {
         "conv": lambda a: nn.Conv2d(a[0], a[1], 4, 2, 1),
@@ -105,7 +102,7 @@ def _torch_ops(batch, rng):
         "bn1d": lambda a: nn.BatchNorm1d(a[0]),
         "lrelu": lambda a: nn.LeakyReLU(0.2),
         "dense": lambda a: nn.Linear(a[0], a[1]),
-        "dcgan": lambda a: dcgan(),
+        "dcgan": lambda a: nn.Sequential(*dcgan()),
     }
     results = {}
     for name, _, key, args, shape in OPS:
@@ -119,6 +116,24 @@ def _torch_ops(batch, rng):
             layer(x).backward(dy)
 
         results[name] = _median_ms(step)
+    G, D = dcgan()
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+    real = torch.tensor(rng.random((batch, 1, 28, 28)).astype(np.float32))
+    z = torch.tensor(rng.standard_normal((batch, 100)).astype(np.float32))
+    ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+
+    def gan_step():                       # the same game as minigan.train.gan_step
+        fake = G(z)
+        opt_d.zero_grad()
+        (bce(D(real), ones) + bce(D(fake.detach()), zeros)).backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        bce(D(fake), ones).backward()
+        opt_g.step()
+
+    results[STEP[0]] = _median_ms(gan_step)
     return results
 
 
@@ -161,7 +176,7 @@ def main():
           f"{'tuned' if args.tune else 'default'} (forward + backward, median ms)\n")
     print("| op | input (per sample) | minigan ms | torch ms | ratio | ratio range |")
     print("|---|---|---|---|---|---|")
-    for name, shape, *_ in OPS:
+    for name, shape, *_ in OPS + [STEP]:
         ours = [r[name] for r in runs["minigan"]]
         theirs = [r[name] for r in runs["torch"]]
         ratios = [a / b for a, b in zip(ours, theirs)]

@@ -1,6 +1,5 @@
 """How hard does each GAN loss push the generator? The classic figure, from minigan's own gradients.
 
-    pip install -e ".[plot]"
     python examples/loss_gradients.py                    # writes loss_gradients.png, prints a table
     python examples/loss_gradients.py --out docs/loss_gradients.png
 

@@ -62,3 +62,14 @@ def test_gradcheck_runs_on_cupy(cupy):
     _, layer, x = next(c for c in cases(0) if c[0].startswith("Conv2d"))
     errors = mg.gradcheck.check_layer(layer, x)
     assert max(errors.values()) < 1e-6
+
+
+def test_a_tiny_training_run_on_cupy(cupy, tmp_path):
+    config = mg.train.TrainConfig(model="dcgan", epochs=1, batch_size=8, limit=32, backend="cupy",
+                                  out=str(tmp_path / "run"), n_samples=4)
+    result = mg.train.train(config, log=lambda *_: None)
+    assert result["status"] == "finished"
+    assert isinstance(result["G"][0].W.data, cupy.ndarray)
+    assert (tmp_path / "run" / "samples.png").exists()
+    record = result["last"]
+    assert all(np.isfinite(record[k]) for k in ("loss_d", "loss_g", "d_real", "d_fake"))

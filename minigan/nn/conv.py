@@ -42,9 +42,15 @@ class _Conv(Layer):
                                     W_shape(kh, kw)[0] * kh * kw, init, rng, dtype)
         self.W, self.b = Parameter(W), Parameter(b)
 
-    def _output_error(self, x, Hout, Wout):
-        return ValueError(f"{self!r}: the output for x of shape {tuple(x.shape)} would be empty "
-                          f"({Hout} x {Wout}); use a larger input, a smaller kernel or less padding")
+    def _sizes(self, x):
+        """Check x and return N, H, W and the output's Hout, Wout (ValueError if the output would be empty)."""
+        self._check_input(x, ("N", self.in_channels, "H", "W"))
+        N, _, H, W = x.shape
+        Hout, Wout = self._output_size(H, W)
+        if Hout < 1 or Wout < 1:
+            raise ValueError(f"{self!r}: the output for x of shape {tuple(x.shape)} would be empty "
+                             f"({Hout} x {Wout}); use a larger input, a smaller kernel or less padding")
+        return N, H, W, Hout, Wout
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
@@ -80,13 +86,14 @@ class Conv2d(_Conv):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, init, rng, dtype,
                          lambda kh, kw: (out_channels, in_channels, kh, kw))
 
-    def forward(self, x):
-        self._check_input(x, ("N", self.in_channels, "H", "W"))
+    def _output_size(self, H, W):
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        N, C_in, H, W = x.shape
-        Hout, Wout = conv_output_size(H, kh, sh, ph), conv_output_size(W, kw, sw, pw)
-        if Hout < 1 or Wout < 1:
-            raise self._output_error(x, Hout, Wout)
+        return conv_output_size(H, kh, sh, ph), conv_output_size(W, kw, sw, pw)
+
+    def forward(self, x):
+        N, H, W, Hout, Wout = self._sizes(x)
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        C_in = self.in_channels
         xpad = pad_hw(x.transpose(0, 2, 3, 1), ph, pw)                   # (N, H+2ph, W+2pw, C_in)
         cols = im2col(xpad, kh, kw, sh, sw, Hout, Wout)                  # (N*Hout*Wout, kh*kw*C_in)
         W_mat = self.W.data.transpose(2, 3, 1, 0).reshape(kh * kw * C_in, self.out_channels)
@@ -135,13 +142,14 @@ class ConvTranspose2d(_Conv):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, init, rng, dtype,
                          lambda kh, kw: (in_channels, out_channels, kh, kw))
 
-    def forward(self, x):
-        self._check_input(x, ("N", self.in_channels, "H", "W"))
+    def _output_size(self, H, W):
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        N, C_in, H, W = x.shape
-        Hout, Wout = (H - 1) * sh - 2 * ph + kh, (W - 1) * sw - 2 * pw + kw
-        if Hout < 1 or Wout < 1:
-            raise self._output_error(x, Hout, Wout)
+        return (H - 1) * sh - 2 * ph + kh, (W - 1) * sw - 2 * pw + kw
+
+    def forward(self, x):
+        N, H, W, Hout, Wout = self._sizes(x)
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        C_in = self.in_channels
         x_mat = x.transpose(0, 2, 3, 1).reshape(N * H * W, C_in)
         W_mat = self.W.data.transpose(0, 2, 3, 1).reshape(C_in, kh * kw * self.out_channels)
         # step 4: full = col2im(x_mat @ W_mat), one kernel offset at a time
