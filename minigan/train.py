@@ -6,8 +6,8 @@ One iteration on a real batch x and fresh noise z (``gan_step``):
    then the fake batch (``loss.d_loss_fake``), adding into the same gradients; opt_d steps.
    The fakes' gradient is never sent into G.
 2. G step, every ``d_steps``-th iteration: D scores the same fakes again; G's loss gradient
-   flows back through D into G (``G.backward(D.backward(d_fake))``); the gradients this
-   leaves in D's parameters are discarded; opt_g steps.
+   flows back through D into G (``G.backward(D.backward(d_fake))``) with D frozen, so D's
+   parameter gradients are neither computed nor changed; opt_g steps.
 
 Checkpoints hold everything the next iteration depends on (weights, BatchNorm statistics,
 optimizer moments, both random generators and the position in the epoch), so a resumed run
@@ -99,8 +99,11 @@ def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False
     if update_g:                                   # step 2
         opt_g.zero_grad()
         loss_g, d_scores = loss.g_loss(D(fake))
-        G.backward(D.backward(d_scores))
-        D.zero_grad()                              # D's gradients from G's pass are discarded
+        D.freeze()                                 # G's pass computes no gradients for D's parameters
+        try:
+            G.backward(D.backward(d_scores))
+        finally:
+            D.unfreeze()
         record.update(loss_g=loss_g, grad_norm_g=metrics.grad_norm(G.parameters()))
         if layer_norms:
             record["layer_norms_g"] = metrics.layer_grad_norms(G)

@@ -101,3 +101,22 @@ def test_backward_twice_for_one_forward_is_an_error(rng):
     layer.backward(y)
     with pytest.raises(RuntimeError, match="backward called before forward"):
         layer.backward(y)
+
+
+def test_a_frozen_layer_returns_dx_but_leaves_gradients_alone(rng):
+    G = small_generator()
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    dy = rng.standard_normal((5, 1, 6, 6)).astype(np.float32)
+    G(x)
+    dx = G.backward(dy)
+    grads = [p.grad.copy() for p in G.parameters()]
+    G.zero_grad()
+    assert G.freeze() is G and all(layer.frozen for layer in G)
+    G(x)
+    np.testing.assert_array_equal(G.backward(dy), dx)
+    assert all(float(np.abs(p.grad).max()) == 0.0 for p in G.parameters())
+    G.unfreeze()
+    G(x)
+    G.backward(dy)
+    for p, g in zip(G.parameters(), grads):
+        np.testing.assert_array_equal(p.grad, g)

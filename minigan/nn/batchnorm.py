@@ -12,6 +12,11 @@ Derivation of the training-mode backward (docs/derivations.md, section "BatchNor
 4. Evaluation mode uses the running statistics, constants with respect to x, so
    dx = dxhat * inv_std with inv_std = 1 / sqrt(running_var + eps).
 
+The code works on a matrix X (m, C), one column per channel (for BatchNorm2d the channels-last
+view of x, free for a convolution's output), and takes the per-channel sums as one BLAS product
+ones @ X. Since dxhat = dy * gamma, step 3's means are gamma * dbeta / m and gamma * dgamma / m,
+so dx = gamma * inv_std * (dy - dbeta/m - xhat * dgamma/m) reuses the sums of step 2.
+
 Running statistics (training mode only): running_mean = (1 - momentum) * running_mean + momentum * mu,
 running_var = (1 - momentum) * running_var + momentum * var * m / (m - 1) (unbiased). Defaults
 eps = 1e-5, momentum = 0.1, as in PyTorch.
@@ -22,10 +27,9 @@ from .module import Layer, Parameter
 
 
 class _BatchNorm(Layer):
-    """Shared code; subclasses set the reduced axes and the expected input dims."""
+    """Shared code on a matrix X (m, C) of the values to normalise; subclasses say how x maps to X."""
 
     _buffer_names = ("running_mean", "running_var")
-    _axes = ()
 
     def __init__(self, num_features, momentum=0.1, eps=1e-5, dtype=None):
         super().__init__()
@@ -45,30 +49,38 @@ class _BatchNorm(Layer):
     def _dims(self):
         raise NotImplementedError
 
-    def _per_channel(self, v):
-        """Reshape a (C,) vector so that it broadcasts against x."""
-        return v.reshape((1, -1) + (1,) * (len(self._axes) - 1))
+    def _to_rows(self, x):
+        """x as a matrix X (m, C), one row per normalised position; a free view where the layout allows."""
+        raise NotImplementedError
+
+    def _from_rows(self, Y, shape):
+        """The inverse of _to_rows: Y (m, C) laid out as an array of x's shape."""
+        raise NotImplementedError
 
     def forward(self, x):
         self._check_input(x, self._dims())
         xp = backend.xp_of(x)
-        m = x.size // self.num_features
+        X = self._to_rows(x)                                             # (m, C)
+        m = X.shape[0]
+        ones = xp.ones(m, dtype=X.dtype)                                 # column sums as one BLAS product
         if self.training:
             if m < 2:
                 raise ValueError(f"{self!r}: training mode needs more than one value per channel, "
                                  f"got x of shape {tuple(x.shape)}; use a larger batch or .eval()")
-            mu = x.mean(axis=self._axes, keepdims=True)                  # step 1 of the module docstring
-            xc = x - mu
-            var = (xc * xc).mean(axis=self._axes, keepdims=True)
+            mu = (ones @ X) / m                                          # step 1 of the module docstring
+            xc = X - mu
+            var = (ones @ (xc * xc)) / m
             inv_std = 1.0 / xp.sqrt(var + self.eps)
-            self._update_running_stats(mu.reshape(-1), var.reshape(-1), m)
+            self._update_running_stats(mu, var, m)
         else:
-            xc = x - self._per_channel(self.running_mean)               # step 4
-            inv_std = 1.0 / xp.sqrt(self._per_channel(self.running_var) + self.eps)
-        xhat = xc * inv_std
-        y = xhat * self._per_channel(self.gamma.data)
-        y += self._per_channel(self.beta.data)
-        self._save(y.shape, (xhat, inv_std, self.training))
+            xc = X - self.running_mean                                   # step 4
+            inv_std = 1.0 / xp.sqrt(self.running_var + self.eps)
+        xhat = xc
+        xhat *= inv_std
+        Y = xhat * self.gamma.data
+        Y += self.beta.data
+        y = self._from_rows(Y, x.shape)
+        self._save(y.shape, (xhat, inv_std, self.training, ones))
         return y
 
     def _update_running_stats(self, mu, var, m):
@@ -78,18 +90,22 @@ class _BatchNorm(Layer):
         self.running_var += (self.momentum * m / (m - 1)) * var
 
     def backward(self, dy):
-        xhat, inv_std, training = self._pop_cache(dy)
-        self.gamma.grad += (dy * xhat).sum(axis=self._axes)              # step 2
-        self.beta.grad += dy.sum(axis=self._axes)
-        dxhat = dy * self._per_channel(self.gamma.data)
+        xhat, inv_std, training, ones = self._pop_cache(dy)
+        dY = self._to_rows(dy)                                           # (m, C)
+        m = dY.shape[0]
+        dbeta = ones @ dY                                                # step 2
+        dgamma = ones @ (dY * xhat)
+        if not self.frozen:
+            self.gamma.grad += dgamma
+            self.beta.grad += dbeta
+        scale = self.gamma.data * inv_std                                # dxhat = dy * gamma, so
         if not training:
-            return dxhat * inv_std                                       # step 4
-        mean_dxhat = dxhat.mean(axis=self._axes, keepdims=True)          # step 3
-        mean_dxhat_xhat = (dxhat * xhat).mean(axis=self._axes, keepdims=True)
-        dx = dxhat - mean_dxhat
-        dx -= xhat * mean_dxhat_xhat
-        dx *= inv_std
-        return dx
+            return self._from_rows(dY * scale, dy.shape)                 # step 4
+        # step 3 with mean(dxhat) = gamma * dbeta / m and mean(dxhat * xhat) = gamma * dgamma / m
+        dX = dY * scale
+        dX -= xhat * (scale * dgamma / m)
+        dX -= scale * dbeta / m
+        return self._from_rows(dX, dy.shape)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.num_features}, momentum={self.momentum}, eps={self.eps})"
@@ -113,10 +129,14 @@ class BatchNorm1d(_BatchNorm):
     dtype : str, optional
     """
 
-    _axes = (0,)
-
     def _dims(self):
         return ("N", self.num_features)
+
+    def _to_rows(self, x):
+        return x
+
+    def _from_rows(self, Y, shape):
+        return Y
 
 
 class BatchNorm2d(_BatchNorm):
@@ -136,10 +156,15 @@ class BatchNorm2d(_BatchNorm):
     dtype : str, optional
     """
 
-    _axes = (0, 2, 3)
-
     def __init__(self, num_channels, momentum=0.1, eps=1e-5, dtype=None):
         super().__init__(num_channels, momentum, eps, dtype)
 
     def _dims(self):
         return ("N", self.num_features, "H", "W")
+
+    def _to_rows(self, x):
+        return x.transpose(0, 2, 3, 1).reshape(-1, self.num_features)  # (N*H*W, C); free for conv outputs
+
+    def _from_rows(self, Y, shape):
+        N, C, H, W = shape
+        return Y.reshape(N, H, W, C).transpose(0, 3, 1, 2)              # NCHW view, NHWC memory

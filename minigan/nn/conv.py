@@ -108,9 +108,10 @@ class Conv2d(_Conv):
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         N, C_out, Hout, Wout = dy.shape
         dy_mat = dy.transpose(0, 2, 3, 1).reshape(N * Hout * Wout, C_out)
-        dW_mat = cols.T @ dy_mat                                         # (kh*kw*C_in, C_out)
-        self.W.grad += dW_mat.reshape(kh, kw, self.in_channels, C_out).transpose(3, 2, 0, 1)
-        self.b.grad += dy_mat.sum(axis=0)
+        if not self.frozen:
+            dW_mat = cols.T @ dy_mat                                     # (kh*kw*C_in, C_out)
+            self.W.grad += dW_mat.reshape(kh, kw, self.in_channels, C_out).transpose(3, 2, 0, 1)
+            self.b.grad += dy_mat.sum(axis=0)
         # step 3: dxpad = col2im(dy_mat @ W_mat.T), one kernel offset at a time
         dxpad = matmul_col2im(dy_mat, self.W.data, (N, Hout, Wout), xpad_shape, sh, sw)  # (N, H+2ph, W+2pw, C_in)
         return dxpad[:, ph:ph + H, pw:pw + W, :].transpose(0, 3, 1, 2)
@@ -166,8 +167,9 @@ class ConvTranspose2d(_Conv):
         N = dy.shape[0]
         dy_nhwc = dy.transpose(0, 2, 3, 1)                               # (N, Hout, Wout, C_out)
         dcols = im2col(pad_hw(dy_nhwc, ph, pw), kh, kw, sh, sw, H, W)    # (N*H*W, kh*kw*C_out)
-        dW_mat = x_mat.T @ dcols                                         # (C_in, kh*kw*C_out)
-        self.W.grad += dW_mat.reshape(self.in_channels, kh, kw, self.out_channels).transpose(0, 3, 1, 2)
-        self.b.grad += dy_nhwc.sum(axis=(0, 1, 2))
+        if not self.frozen:
+            dW_mat = x_mat.T @ dcols                                     # (C_in, kh*kw*C_out)
+            self.W.grad += dW_mat.reshape(self.in_channels, kh, kw, self.out_channels).transpose(0, 3, 1, 2)
+            self.b.grad += dy_nhwc.sum(axis=(0, 1, 2))
         dx_mat = dcols @ W_mat.T                                         # (N*H*W, C_in)
         return dx_mat.reshape(N, H, W, self.in_channels).transpose(0, 3, 1, 2)

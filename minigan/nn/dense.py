@@ -46,8 +46,9 @@ class Dense(Layer):
 
     def backward(self, dy):
         x = self._pop_cache(dy)
-        self.W.grad += x.T @ dy
-        self.b.grad += dy.sum(axis=0)
+        if not self.frozen:
+            self.W.grad += x.T @ dy
+            self.b.grad += dy.sum(axis=0)
         return dy @ self.W.data.T
 
     def __repr__(self):

@@ -44,6 +44,7 @@ class Layer:
 
     def __init__(self):
         self.training = True
+        self.frozen = False
         self._cache = None
         self._y_shape = None
 
@@ -99,6 +100,20 @@ class Layer:
     def eval(self):
         """Evaluation mode (BatchNorm uses its running statistics); returns self."""
         return self.train(False)
+
+    def freeze(self, frozen=True):
+        """Stop (or, with False, resume) computing parameter gradients in backward; returns self.
+
+        A frozen layer's backward still returns dx but leaves every ``.grad`` untouched and skips
+        the work of computing it: the generator's step backpropagates through a frozen D.
+        """
+        for _, layer in self._layers_and_names():
+            layer.frozen = bool(frozen)
+        return self
+
+    def unfreeze(self):
+        """Compute parameter gradients again; returns self."""
+        return self.freeze(False)
 
     def astype(self, dtype):
         """Cast every parameter, gradient and buffer to ``dtype`` in place; returns self.
