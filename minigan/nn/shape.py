@@ -4,6 +4,7 @@ Backward of a reshape is the inverse reshape: dx = dy.reshape(x.shape).
 """
 import math
 
+from .. import backend
 from .module import Layer
 
 
@@ -18,11 +19,16 @@ class Flatten(Layer):
         if x.ndim < 2:
             raise ValueError(f"{self!r}: x must be (N, d1, ...) with at least 2 axes, got {tuple(x.shape)}")
         y = x.reshape(x.shape[0], -1)
-        self._save(y.shape, x.shape)
+        self._save(y.shape, x)
         return y
 
     def backward(self, dy):
-        return dy.reshape(self._pop_cache(dy))
+        x = self._pop_cache(dy)
+        if x.flags.c_contiguous:
+            return dy.reshape(x.shape)
+        dx = backend.xp_of(dy).empty_like(x)     # x's memory layout (channels-last after a conv), so the
+        dx[...] = dy.reshape(x.shape)            # layers below backpropagate without transposing copies
+        return dx
 
 
 class Reshape(Layer):
