@@ -167,7 +167,11 @@ def _format(record, output_label):
 
 
 def train(config, resume=None, log=print):
-    """Train a GAN as ``config`` says; returns a dict with the output folder, the records and the status.
+    """Train a GAN as ``config`` says.
+
+    Returns a dict: ``out`` (the folder), ``status`` ("finished", "interrupted" or "stopped at
+    max_steps"), ``step``, ``epoch``, the networks ``G`` and ``D``, the ``checkpoint`` path and the
+    ``last`` step's record.
 
     ``resume``: a checkpoint path. The run continues from it with the checkpoint's own config,
     except ``epochs``, ``out``, ``log_every``, ``max_steps`` and ``backend``, which come from ``config``.
@@ -184,11 +188,10 @@ def train(config, resume=None, log=print):
     if backend.tune_allocator():
         log("minigan: glibc malloc tuned to keep freed memory (backend.tune_allocator), "
             "which makes steps much faster")
+    images, _ = data.load_mnist(config.data, scale="unit", limit=config.limit)
     out = pathlib.Path(config.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
-
-    images, _ = data.load_mnist(config.data, scale="unit", limit=config.limit)
     G, D = models.build(config.model, config.z_dim, rng=config.seed)
     loss = losses.get(config.loss, **({"real_label": config.real_label} if config.loss in SIGMOID_LOSSES else {}))
     clip = config.clip_value

@@ -40,25 +40,18 @@ def test_dense(rng):
              [("W", t.weight, lambda g: g.T), ("b", t.bias, lambda g: g)])
 
 
+@pytest.mark.parametrize("ours, theirs, x_shape", [
+    (mg.nn.Conv2d, torch.nn.Conv2d, (2, 3, 9, 8)),
+    (mg.nn.ConvTranspose2d, torch.nn.ConvTranspose2d, (2, 3, 5, 4)),
+])
 @pytest.mark.parametrize("k, s, p", [(4, 2, 1), (3, 1, 1), (5, 3, 2), (2, 2, 0)])
-def test_conv2d(rng, k, s, p):
-    layer = mg.nn.Conv2d(3, 4, k, s, p, init="torch", rng=0)
-    t = torch.nn.Conv2d(3, 4, k, s, p).double()
+def test_convolutions(rng, ours, theirs, x_shape, k, s, p):
+    layer = ours(3, 4, k, s, p, init="torch", rng=0)
+    t = theirs(3, 4, k, s, p).double()
     with torch.no_grad():
-        t.weight.copy_(_t(layer.W.data))
+        t.weight.copy_(_t(layer.W.data))           # both use PyTorch's weight layouts
         t.bias.copy_(_t(layer.b.data))
-    _compare(layer, t, rng.standard_normal((2, 3, 9, 8)), rng,
-             [("W", t.weight, lambda g: g), ("b", t.bias, lambda g: g)])
-
-
-@pytest.mark.parametrize("k, s, p", [(4, 2, 1), (3, 1, 1), (5, 3, 2), (2, 2, 0)])
-def test_conv_transpose2d(rng, k, s, p):
-    layer = mg.nn.ConvTranspose2d(3, 2, k, s, p, init="torch", rng=0)
-    t = torch.nn.ConvTranspose2d(3, 2, k, s, p).double()
-    with torch.no_grad():
-        t.weight.copy_(_t(layer.W.data))
-        t.bias.copy_(_t(layer.b.data))
-    _compare(layer, t, rng.standard_normal((2, 3, 5, 4)), rng,
+    _compare(layer, t, rng.standard_normal(x_shape), rng,
              [("W", t.weight, lambda g: g), ("b", t.bias, lambda g: g)])
 
 
