@@ -5,7 +5,8 @@ differences by ``minigan.gradcheck``.
 
     import minigan as mg
     layer = mg.nn.Dense(4, 3, rng=0)
-    mg.gradcheck.check_layer(layer, x)
+    mg.gradcheck.check_layer(layer, x)                      # proves dx, dW and db
+    mg.train.train(mg.train.TrainConfig(epochs=1))          # a DCGAN on the embedded MNIST digits
 """
 from . import backend, data, gradcheck, losses, metrics, models, nn, optim, plots, train
 from .backend import get_backend, get_default_dtype, set_backend, set_default_dtype, to_numpy
@@ -14,6 +15,7 @@ from .nn import Parameter
 __version__ = "0.1.0"
 
 __all__ = [
-    "backend", "data", "gradcheck", "losses", "metrics", "models", "nn", "optim", "plots", "train", "Parameter", "get_backend", "get_default_dtype",
-    "set_backend", "set_default_dtype", "to_numpy", "__version__",
+    "backend", "data", "gradcheck", "losses", "metrics", "models", "nn", "optim", "plots", "train",
+    "Parameter", "get_backend", "get_default_dtype", "set_backend", "set_default_dtype", "to_numpy",
+    "__version__",
 ]

@@ -132,3 +132,14 @@ def test_batches_errors():
         Batches(np.zeros(4), 0)
     with pytest.raises(ValueError, match="batch_size 8 is larger than the 4 images"):
         Batches(np.zeros(4), 8)
+
+
+def test_embedded_files_match_their_published_checksums():
+    import hashlib
+    import re
+    readme = (mg.data.EMBEDDED / "README.md").read_text()
+    listed = dict((name, digest) for digest, name in re.findall(r"([0-9a-f]{64})\s+(\S+)", readme))
+    assert set(listed) == {"images-idx3-ubyte.gz", "labels-idx1-ubyte.gz"}
+    for name, digest in listed.items():
+        assert hashlib.sha256((mg.data.EMBEDDED / name).read_bytes()).hexdigest() == digest
+    assert "Creative Commons Attribution-Share Alike 3.0" in readme
