@@ -54,7 +54,11 @@ def im2col(xpad, kh, kw, sh, sw, Hout, Wout):
 
 
 def col2im(cols, padded_shape, sh, sw):
-    """Adjoint of im2col: scatter-add windows (N, Hout, Wout, kh, kw, C) into a zero (N, Hp, Wp, C) array."""
+    """Adjoint of im2col: scatter-add windows (N, Hout, Wout, kh, kw, C) into a zero (N, Hp, Wp, C) array.
+
+    The reference form of the scatter; the layers call ``matmul_col2im``, which computes
+    col2im(A @ W_mat) without storing the product (the tests check that the two agree).
+    """
     N, Hout, Wout, kh, kw, C = cols.shape
     out = backend.xp_of(cols).zeros(padded_shape, dtype=cols.dtype)
     for a in range(kh):
