@@ -211,6 +211,8 @@ class Wasserstein(GANLoss):
 
 
 _CLASSES = {cls.name: cls for cls in (Minimax, NonSaturating, LSGAN, Hinge, Wasserstein)}
+SIGMOID_NAMES = tuple(name for name, cls in _CLASSES.items() if issubclass(cls, _SigmoidLoss))
+"""The losses that read scores as logits (and take ``real_label``): minimax, nonsaturating."""
 
 
 def get(name, **options):

@@ -26,7 +26,7 @@ import numpy as np
 from . import backend, checkpoint, data, losses, metrics, models, plots
 from .optim import Adam
 
-SIGMOID_LOSSES = ("minimax", "nonsaturating")
+SIGMOID_LOSSES = losses.SIGMOID_NAMES
 # The small BatchNorm-free MLP generator needs to learn faster than its discriminator, or D
 # wins at once and G collapses to a single blob (PyTorch does the same); the DCGAN uses 2e-4.
 DEFAULT_LR_G = {"dcgan": 2e-4, "mlp": 1e-3}

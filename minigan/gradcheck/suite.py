@@ -80,10 +80,9 @@ def cases(seed=0):
 def loss_cases(seed=0):
     """(label, loss, real_scores, fake_scores) for every GAN loss, scores kept off the hinge kinks."""
     rng = np.random.default_rng(seed)
-    options = {"minimax": [{}, {"real_label": 0.9}], "nonsaturating": [{}, {"real_label": 0.9}]}
     result = []
     for name in losses.NAMES:
-        for kwargs in options.get(name, [{}]):
+        for kwargs in ([{}, {"real_label": 0.9}] if name in losses.SIGMOID_NAMES else [{}]):
             loss = losses.get(name, **kwargs)
             real, fake = (2.0 * rng.standard_normal((4, 1)) for _ in range(2))
             real[np.abs(np.abs(real) - 1.0) < 0.05] += 0.2

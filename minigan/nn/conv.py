@@ -150,19 +150,17 @@ class ConvTranspose2d(_Conv):
     def forward(self, x):
         N, H, W, Hout, Wout = self._sizes(x)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        C_in = self.in_channels
-        x_mat = x.transpose(0, 2, 3, 1).reshape(N * H * W, C_in)
-        W_mat = self.W.data.transpose(0, 2, 3, 1).reshape(C_in, kh * kw * self.out_channels)
+        x_mat = x.transpose(0, 2, 3, 1).reshape(N * H * W, self.in_channels)
         # step 4: full = col2im(x_mat @ W_mat), one kernel offset at a time
         full = matmul_col2im(x_mat, self.W.data, (N, H, W), (N, Hout + 2 * ph, Wout + 2 * pw, self.out_channels),
                              sh, sw)
         y = full[:, ph:ph + Hout, pw:pw + Wout, :] + self.b.data       # (N, Hout, Wout, C_out)
         y = y.transpose(0, 3, 1, 2)                                      # NCHW view, NHWC memory
-        self._save(y.shape, (x_mat, W_mat, H, W))
+        self._save(y.shape, (x_mat, H, W))
         return y
 
     def backward(self, dy):
-        x_mat, W_mat, H, W = self._pop_cache(dy)
+        x_mat, H, W = self._pop_cache(dy)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         N = dy.shape[0]
         dy_nhwc = dy.transpose(0, 2, 3, 1)                               # (N, Hout, Wout, C_out)
@@ -171,5 +169,6 @@ class ConvTranspose2d(_Conv):
             dW_mat = x_mat.T @ dcols                                     # (C_in, kh*kw*C_out)
             self.W.grad += dW_mat.reshape(self.in_channels, kh, kw, self.out_channels).transpose(0, 3, 1, 2)
             self.b.grad += dy_nhwc.sum(axis=(0, 1, 2))
+        W_mat = self.W.data.transpose(0, 2, 3, 1).reshape(self.in_channels, kh * kw * self.out_channels)
         dx_mat = dcols @ W_mat.T                                         # (N*H*W, C_in)
         return dx_mat.reshape(N, H, W, self.in_channels).transpose(0, 3, 1, 2)
