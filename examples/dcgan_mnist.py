@@ -26,9 +26,12 @@ def main(argv=None):
     parser.add_argument("--resume", default=None, help="a checkpoint.npz to continue from")
     args = parser.parse_args(argv)
 
-    config = mg.train.TrainConfig(model="dcgan", loss=args.loss, epochs=args.epochs, batch_size=args.batch_size,
-                                  seed=args.seed, data=args.data, out=args.out, backend=args.backend)
-    result = mg.train.train(config, resume=args.resume)
+    if args.resume:                         # the checkpoint's own settings, with the epochs asked for
+        result = mg.train.resume(args.resume, {"epochs": args.epochs, "backend": args.backend})
+    else:
+        config = mg.train.TrainConfig(model="dcgan", loss=args.loss, epochs=args.epochs, batch_size=args.batch_size,
+                                      seed=args.seed, data=args.data, out=args.out, backend=args.backend)
+        result = mg.train.train(config)
     print(f"{result['status']} after {result['step']} steps; pictures in {result['out']}")
 
 

@@ -21,6 +21,8 @@ import sys
 
 import numpy as np
 
+from .errors import UserError
+
 BACKENDS = ("numpy", "cupy")
 DTYPES = ("float32", "float64")
 ENV_VAR = "MINIGAN_BACKEND"
@@ -31,6 +33,22 @@ _INSTALL_HINT = (
 )
 
 _state = {"name": None, "xp": None, "dtype": "float32"}
+
+
+class BackendError(UserError):
+    """The backend cannot be used: an unknown name, CuPy not installed, or no usable GPU."""
+
+
+class UnknownBackend(BackendError, ValueError):
+    """A backend name (or MINIGAN_BACKEND value) that is not one of BACKENDS."""
+
+
+class CupyMissing(BackendError, ImportError):
+    """CuPy is not installed; the message says how to install it."""
+
+
+class NoDevice(BackendError, RuntimeError):
+    """CuPy is installed but sees no usable CUDA device."""
 
 
 def set_backend(name):
@@ -45,7 +63,7 @@ def set_backend(name):
     RuntimeError when CuPy finds no GPU; each message says what to install or check.
     """
     if name not in BACKENDS:
-        raise ValueError(f"set_backend: name must be one of {BACKENDS}, got {name!r}")
+        raise UnknownBackend(f"set_backend: name must be one of {BACKENDS}, got {name!r}")
     _state["xp"] = np if name == "numpy" else _import_cupy()
     _state["name"] = name
 
@@ -54,17 +72,17 @@ def _import_cupy():
     try:
         import cupy
     except ImportError as error:
-        raise ImportError(f"set_backend('cupy'): CuPy is not installed; {_INSTALL_HINT}") from error
+        raise CupyMissing(f"set_backend('cupy'): CuPy is not installed ({_INSTALL_HINT})") from error
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # CUDARuntimeError without a driver, among others
-        raise RuntimeError(
+        raise NoDevice(
             f"set_backend('cupy'): CuPy is installed but no CUDA device is usable ({error}); "
             "check the NVIDIA driver and that the CuPy wheel matches your CUDA version, "
             "or use set_backend('numpy')"
         ) from error
     if count < 1:
-        raise RuntimeError("set_backend('cupy'): CuPy found no CUDA device; use set_backend('numpy')")
+        raise NoDevice("set_backend('cupy'): CuPy found no CUDA device (use set_backend('numpy'))")
     return cupy
 
 
@@ -79,7 +97,7 @@ def xp():
     if _state["xp"] is None:
         name = os.environ.get(ENV_VAR, "numpy").strip().lower() or "numpy"
         if name not in BACKENDS:
-            raise ValueError(f"{ENV_VAR} must be one of {BACKENDS}, got {name!r}")
+            raise UnknownBackend(f"{ENV_VAR} must be one of {BACKENDS}, got {name!r} (unset it or fix its value)")
         set_backend(name)
     return _state["xp"]
 

@@ -5,8 +5,13 @@ the arrays ``G/<name>``, ``D/<name>`` (parameters and BatchNorm running statisti
 ``opt_g/<i>/<key>``, ``opt_d/<i>/<key>`` (optimizer state), optionally ``perm`` (the current
 epoch's data order), and ``meta``, a JSON document with the format tag, the run's config,
 the epoch, batch and step counters, the random generators' states and the optimizers'
-hyperparameters. It is written to a temporary file and renamed over the old one, so a crash
-mid-write never leaves a half-written checkpoint.
+hyperparameters. A generator snapshot (``save_generator``) is the same format with ``G/``
+arrays only and ``"kind": "generator"`` in its meta.
+
+Writing goes to a temporary file that is renamed over the old one, so a crash mid-write never
+leaves a half-written checkpoint; a failed write (a full disk) removes the temporary file.
+Reading checks the archive and its meta before anything is used, and ``restore`` checks every
+array against the models and optimizers before it changes any of them.
 """
 import json
 import os
@@ -15,16 +20,39 @@ import zipfile
 
 import numpy as np
 
+from .config import TrainConfig
+from .errors import UserError
+
 FORMAT = "minigan-checkpoint-1"
+_META_TYPES = {"config": dict, "epoch": int, "batch": int, "step": int}
+_RUN_META_TYPES = {"data_rng": dict, "noise_rng": dict, "optimizers": dict}
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint that cannot be read or does not fit the model; the message names the file."""
+
+
+def _write_atomically(path, arrays):
+    path = pathlib.Path(path)
+    bad = sorted(k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all())
+    if bad:
+        raise CheckpointError(f"{path}: refusing to save non-finite arrays {bad}")
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as error:
+        tmp.unlink(missing_ok=True)                # a full disk: give the space back
+        if isinstance(error, OSError) and error.filename is None:
+            raise OSError(error.errno, error.strerror, str(path)) from None
+        raise
 
 
 def save_checkpoint(path, G, D, opt_g, opt_d, meta, perm=None):
     """Write the run's state to ``path`` atomically (temporary file, fsync, rename)."""
-    path = pathlib.Path(path)
     arrays = {f"G/{k}": v for k, v in G.state_dict().items()}
     arrays.update({f"D/{k}": v for k, v in D.state_dict().items()})
     optimizers = {}
@@ -35,14 +63,15 @@ def save_checkpoint(path, G, D, opt_g, opt_d, meta, perm=None):
             arrays.update({f"{name}/{i}/{key}": value for key, value in entry.items()})
     if perm is not None:
         arrays["perm"] = np.asarray(perm, dtype=np.int64)
-    document = dict(meta, format=FORMAT, optimizers=optimizers)
-    arrays["meta"] = np.array(json.dumps(document))
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    arrays["meta"] = np.array(json.dumps(dict(meta, format=FORMAT, kind="run", optimizers=optimizers)))
+    _write_atomically(path, arrays)
+
+
+def save_generator(path, G, meta):
+    """Write G's weights alone (a few MB): a snapshot that ``minigan sample`` reads like a checkpoint."""
+    arrays = {f"G/{k}": v for k, v in G.state_dict().items()}
+    arrays["meta"] = np.array(json.dumps(dict(meta, format=FORMAT, kind="generator")))
+    _write_atomically(path, arrays)
 
 
 def load_checkpoint(path):
@@ -50,31 +79,73 @@ def load_checkpoint(path):
     path = pathlib.Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: not a minigan checkpoint (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
         meta = json.loads(str(arrays.pop("meta")))
     except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as error:
-        raise CheckpointError(f"{path}: not a readable minigan checkpoint ({type(error).__name__}: {error})") from error
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format')!r}, expected {FORMAT!r}")
-    return {"meta": meta, "arrays": arrays}
+        raise CheckpointError(f"{path}: not a readable minigan checkpoint ({type(error).__name__}: {error})") from None
+    _check_meta(meta, path)
+    return {"meta": meta, "arrays": arrays, "path": str(path)}
 
 
-def restore(checkpoint, G, D, opt_g=None, opt_d=None, path="checkpoint"):
-    """Load the networks' (and optionally the optimizers') state from a loaded checkpoint into the objects."""
-    arrays = checkpoint["arrays"]
+def _check_meta(meta, path):
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else meta
+        raise CheckpointError(f"{path}: unknown checkpoint format {found!r}, expected {FORMAT!r}")
+    types = dict(_META_TYPES, **(_RUN_META_TYPES if meta.get("kind", "run") == "run" else {}))
+    for key, kind in types.items():
+        value = meta.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0):
+            expected = "an int >= 0" if kind is int else f"a {kind.__name__}"
+            raise CheckpointError(f"{path}: malformed metadata: {key} must be {expected}, got {value!r}")
+
+
+def config_of(checkpoint):
+    """The run's TrainConfig saved in a loaded checkpoint; CheckpointError when it is malformed."""
     try:
-        for prefix, model in (("G/", G), ("D/", D)):
-            model.load_state_dict({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
-        for name, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
-            if opt is None:
-                continue
-            saved = checkpoint["meta"]["optimizers"][name]
-            entries = []
-            for i in range(len(opt.params)):
-                entries.append({key: arrays[f"{name}/{i}/{key}"] for key in opt._state_names
-                                if f"{name}/{i}/{key}" in arrays})
-            opt.load_state_dict(dict(saved, state=entries))
-    except (KeyError, ValueError) as error:
-        raise CheckpointError(f"{path}: does not fit this model and optimizer: {error}") from error
+        return TrainConfig.from_dict(checkpoint["meta"]["config"])
+    except ValueError as error:
+        raise CheckpointError(f"{checkpoint.get('path', 'checkpoint')}: malformed config: {error}") from None
+
+
+def is_generator_only(checkpoint):
+    """True for a generator snapshot (G's weights only), False for a full checkpoint."""
+    return checkpoint["meta"].get("kind") == "generator"
+
+
+def restore(checkpoint, G, D=None, opt_g=None, opt_d=None):
+    """Load the networks' (and optionally the optimizers') state from a loaded checkpoint into the objects.
+
+    Everything is checked first: a checkpoint that does not fit changes none of the objects.
+    """
+    path, arrays = checkpoint.get("path", "checkpoint"), checkpoint["arrays"]
+    models = [(G, "G/")] + ([(D, "D/")] if D is not None else [])
+    optimizers = [(o, name) for o, name in ((opt_g, "opt_g"), (opt_d, "opt_d")) if o is not None]
+    if (D is not None or optimizers) and is_generator_only(checkpoint):
+        raise CheckpointError(f"{path}: a generator snapshot holds G alone; resume from checkpoint.npz instead")
+    try:
+        model_states = [(m, {k[len(p):]: v for k, v in arrays.items() if k.startswith(p)}) for m, p in models]
+        opt_states = [(o, _optimizer_state(checkpoint, o, name)) for o, name in optimizers]
+        for model, state in model_states:
+            model.check_state_dict(state)
+        for opt, state in opt_states:
+            opt.check_state_dict(state)
+    except (KeyError, ValueError, TypeError) as error:
+        raise CheckpointError(f"{path}: does not fit this model and optimizer: {error}") from None
+    for model, state in model_states:
+        model.load_state_dict(state)
+    for opt, state in opt_states:
+        opt.load_state_dict(state)
+
+
+def _optimizer_state(checkpoint, opt, name):
+    saved = checkpoint["meta"]["optimizers"].get(name)
+    if not isinstance(saved, dict):
+        raise ValueError(f"the metadata has no optimizer {name!r}")
+    prefix = f"{name}/"
+    entries = [{key: checkpoint["arrays"][f"{prefix}{i}/{key}"] for key in opt.state_names()
+                if f"{prefix}{i}/{key}" in checkpoint["arrays"]} for i in range(len(opt.params))]
+    return dict(saved, state=entries)

@@ -1,103 +1,170 @@
 """The command line: ``minigan train``, ``minigan sample`` and ``minigan gradcheck``.
 
 ``python -m minigan ...`` is the same program. Each subcommand is a thin wrapper over a
-library function (``train.train``, ``train.sample``, ``gradcheck.suite.run_suite``).
+library function (``train.train`` / ``train.resume``, ``sampling.sample``,
+``gradcheck.suite.run_suite``); ``minigan train``'s options are built from ``TrainConfig``'s
+fields, so each setting is described once.
+
+Every expected failure is one line on stderr, ``minigan <command>: <what went wrong> (<what to
+do>)``, with exit status 2 for bad input, 3 for a diverged run and 130 / 143 for an interruption
+(Ctrl-C / SIGTERM). A traceback means a bug.
 """
 import argparse
+import dataclasses
+import errno
 import sys
 
-from . import backend, losses, models
-from .train import TrainConfig, TrainingDiverged
+from . import __version__, backend
+from .config import TrainConfig
+from .errors import ConfigError, TrainingDiverged, UserError
 
-_DEFAULTS = TrainConfig()
+EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
+
+def _add_config_options(parser):
+    """One option per TrainConfig field, its help from the field; unset options stay out of the namespace."""
+    for field in dataclasses.fields(TrainConfig):
+        meta, default = dict(field.metadata), field.default
+        shown = "" if default is None or "default" in meta["help"] else f" (default: {default})"
+        options = dict(default=argparse.SUPPRESS, help=meta["help"] + shown, dest=field.name)
+        if field.type is bool:
+            parser.add_argument(_flag(field.name), action="store_true", **options)
+            continue
+        options.update(type=field.type, **{k: v for k, v in meta.items() if k in ("choices", "metavar")})
+        parser.add_argument(_flag(field.name), **options)
 
 
 def _train_parser(sub):
     p = sub.add_parser(
         "train", help="train a GAN on MNIST-format images",
-        description="Train a GAN. With no options: the DCGAN, non-saturating loss, on the 5,000 embedded "
-                    "MNIST digits (a few minutes on a 2-core CPU). Writes sample grids per epoch, samples.png, "
-                    "progress.gif, curves.png, metrics.jsonl, config.json and checkpoint.npz into --out.")
-    p.add_argument("--model", choices=models.MODELS, default=_DEFAULTS.model, help="network pair (default dcgan)")
-    p.add_argument("--loss", choices=losses.NAMES, default=_DEFAULTS.loss, help="GAN loss (default nonsaturating)")
-    p.add_argument("--epochs", type=int, default=_DEFAULTS.epochs, help=f"passes over the data (default {_DEFAULTS.epochs})")
-    p.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size, help=f"default {_DEFAULTS.batch_size}")
-    p.add_argument("--lr-g", type=float, default=None,
-                   help="generator Adam learning rate (default 2e-4 for dcgan, 1e-3 for mlp)")
-    p.add_argument("--lr-d", type=float, default=_DEFAULTS.lr_d, help="discriminator Adam learning rate (default 2e-4)")
-    p.add_argument("--beta1", type=float, default=_DEFAULTS.beta1, help="Adam beta1 for both (default 0.5)")
-    p.add_argument("--d-steps", type=int, default=_DEFAULTS.d_steps, help="D steps per G step (default 1)")
-    p.add_argument("--real-label", type=float, default=_DEFAULTS.real_label,
-                   help="one-sided label smoothing for minimax/nonsaturating, e.g. 0.9 (default 1.0)")
-    p.add_argument("--clip-value", type=float, default=None,
-                   help="clip D's weights to [-c, c] after each step (default: 0.01 for wasserstein, else off)")
-    p.add_argument("--z-dim", type=int, default=_DEFAULTS.z_dim, help="noise dimension (default 100)")
-    p.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="seed for weights, data order and noise (default 0)")
-    p.add_argument("--data", default=None,
-                   help="directory with train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] "
-                        "(default: the embedded 5,000 MNIST digits)")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N images")
-    p.add_argument("--out", default=None, help="output folder (default runs/<timestamp>)")
-    p.add_argument("--backend", choices=backend.BACKENDS, default=None,
-                   help="numpy (default) or cupy; the MINIGAN_BACKEND variable also sets it")
-    p.add_argument("--resume", metavar="CKPT", default=None,
-                   help="continue a run from its checkpoint.npz (its own settings; --epochs may extend it)")
-    p.add_argument("--log-every", type=int, default=_DEFAULTS.log_every, help="steps between log lines (default 50)")
-    p.add_argument("--layer-norms", action="store_true", help="also record each layer's gradient norm")
-    p.add_argument("--max-steps", type=int, default=None, help="stop (with a checkpoint) after this many steps")
+        description="Train a GAN. With no options: the DCGAN, non-saturating loss, on the 5,000 MNIST digits "
+                    "inside minigan (a few minutes on a 2-core CPU). Writes config.json, metrics.jsonl, "
+                    "checkpoint.npz, real_samples.png, per-epoch grids and generator snapshots, samples.png, "
+                    "curves.png and progress.gif into the run folder (--out).")
+    _add_config_options(p)
+    p.add_argument("--resume", metavar="CKPT", help="Continue the run of this checkpoint.npz; options given "
+                   "with it change that run's settings (not --model or --z-dim), --epochs is the total to reach.")
+    p.add_argument("--overwrite", action="store_true",
+                   help="Replace the run already in --out (only the files minigan wrote are removed).")
+    p.add_argument("--verbose", action="store_true", help="Also log the process settings minigan changes "
+                   "(the malloc tuning of backend.tune_allocator).")
 
 
 def _sample_parser(sub):
     p = sub.add_parser("sample", help="draw samples from a trained generator",
-                       description="Draw samples from a checkpoint's generator and save them as a grid PNG.")
-    p.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by minigan train")
-    p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
-    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    p.add_argument("--out", default="samples.png", help="PNG to write (default samples.png)")
-    p.add_argument("--backend", choices=backend.BACKENDS, default=None, help="numpy (default) or cupy")
+                       description="Draw samples from a checkpoint's generator (checkpoint.npz or a "
+                                   "generator_epoch_NNN.npz snapshot) and save them as a grid PNG.")
+    p.add_argument("--checkpoint", required=True, help="A checkpoint.npz or generator snapshot written by "
+                   "minigan train.")
+    p.add_argument("--n", type=int, default=64, help="Number of samples (default: 64).")
+    p.add_argument("--seed", type=int, default=0, help="Seed of the noise vectors (default: 0).")
+    p.add_argument("--out", default="samples.png", help="The grid PNG to write; its folder is created "
+                   "(default: samples.png).")
+    p.add_argument("--nrow", type=int, default=None, help="Images per row of the grid (default: a square).")
+    p.add_argument("--interpolate", type=int, default=None, metavar="STEPS", help="Draw walks through "
+                   "latent space instead: each row goes from one noise vector to another in STEPS images.")
+    p.add_argument("--each", default=None, metavar="DIR", help="Also write every sample as its own 28x28 PNG "
+                   "into DIR, for tools that score images one by one.")
+    p.add_argument("--backend", choices=backend.BACKENDS, help="The array backend (default: numpy, or "
+                   "the MINIGAN_BACKEND variable).")
+
+
+def _gradcheck_parser(sub):
+    g = sub.add_parser("gradcheck", help="check every layer's and loss's gradient; print the table",
+                       description="Check every hand-written gradient against central finite differences.")
+    g.add_argument("--seed", type=int, default=0, help="Seed of the inputs, weights and dy (default: 0).")
+    g.add_argument("--backend", choices=backend.BACKENDS, help="The array backend (default: numpy, or "
+                   "the MINIGAN_BACKEND variable).")
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="minigan", description="GANs from scratch on NumPy/CuPy, every gradient hand-written and checked.")
+    parser.add_argument("--version", action="version", version=f"minigan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,gradcheck}")
     _train_parser(sub)
     _sample_parser(sub)
-    g = sub.add_parser("gradcheck", help="check every layer's and loss's gradient; print the table",
-                       description="Check every hand-written gradient against central finite differences.")
-    g.add_argument("--seed", type=int, default=0)
+    _gradcheck_parser(sub)
     return parser
+
+
+def _use_backend(args):
+    """Set the backend from --backend, else MINIGAN_BACKEND, else numpy; returns its name."""
+    if getattr(args, "backend", None):
+        backend.set_backend(args.backend)
+    return backend.get_backend()
+
+
+def run_train(args):
+    from . import train
+    settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+    settings["backend"] = _use_backend(args)
+    if args.resume:
+        result = train.resume(args.resume, settings, overwrite=args.overwrite, verbose=args.verbose)
+    else:
+        result = train.train(TrainConfig(**settings), overwrite=args.overwrite, verbose=args.verbose)
+    return result["exit_code"]
+
+
+def run_sample(args):
+    from .sampling import sample
+    _use_backend(args)
+    if args.n < 1:
+        raise ConfigError("n", f"must be at least 1, got {args.n}", owner="sample")
+    if args.interpolate is not None and args.interpolate < 2:
+        raise ConfigError("interpolate", f"must be at least 2 steps, got {args.interpolate}", owner="sample")
+    if args.nrow is not None and args.nrow < 1:
+        raise ConfigError("nrow", f"must be at least 1, got {args.nrow}", owner="sample")
+    written = sample(args.checkpoint, n=args.n, seed=args.seed, out=args.out, nrow=args.nrow,
+                     interpolate_steps=args.interpolate, each=args.each)
+    print("wrote " + ", ".join(str(path) for path in written))
+    return 0
+
+
+def run_gradcheck(args):
+    from .gradcheck.suite import main as gradcheck_main
+    _use_backend(args)
+    return gradcheck_main(["--seed", str(args.seed)])
+
+
+def describe(error):
+    """The one line (without the ``minigan <command>:`` prefix) that says what an expected failure was."""
+    if isinstance(error, ConfigError):
+        hint = "" if error.problem.endswith(")") else " (see --help)"
+        return f"{_flag(error.field)} {error.problem}{hint}"
+    if isinstance(error, OSError) and error.errno in _NO_SPACE:
+        return (f"{error.filename or 'a file'}: {error.strerror}: disk full or over a size limit (free some "
+                "space and run again; files written before, checkpoints included, are intact)")
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror}"
+    if isinstance(error, MemoryError):
+        return f"out of memory ({error or 'a smaller --batch-size or --z-dim needs less'})"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (checkpoints are written whole: the last one in the run folder is intact)"
+    return str(error)
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if getattr(args, "backend", None):
-        backend.set_backend(args.backend)
-    if args.command == "gradcheck":
-        from .gradcheck.suite import main as gradcheck_main
-        return gradcheck_main(["--seed", str(args.seed)])
-    if args.command == "sample":
-        from .train import sample
-        if args.n < 1:
-            sys.exit("minigan sample: --n must be at least 1")
-        print(f"wrote {sample(args.checkpoint, n=args.n, seed=args.seed, out=args.out)}")
-        return 0
-    from .train import train
-    config = TrainConfig(
-        model=args.model, loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, lr_g=args.lr_g,
-        lr_d=args.lr_d, beta1=args.beta1, d_steps=args.d_steps, z_dim=args.z_dim, real_label=args.real_label,
-        clip_value=args.clip_value, seed=args.seed, data=args.data, limit=args.limit, out=args.out,
-        backend=backend.get_backend(), log_every=args.log_every, layer_norms=args.layer_norms,
-        max_steps=args.max_steps)
+    command = {"train": run_train, "sample": run_sample, "gradcheck": run_gradcheck}[args.command]
     try:
-        result = train(config, resume=args.resume)
+        return command(args)
     except TrainingDiverged as error:
-        print(f"minigan train: {error}", file=sys.stderr)
-        return 3
-    except (ValueError, FileNotFoundError) as error:
-        print(f"minigan train: {error}", file=sys.stderr)
-        return 2
-    return 0 if result["status"] != "interrupted" else 130
+        return _fail(args.command, error, EXIT_DIVERGED)
+    except (UserError, OSError, MemoryError) as error:
+        return _fail(args.command, error, EXIT_BAD_INPUT)
+    except KeyboardInterrupt as error:
+        return _fail(args.command, error, EXIT_INTERRUPTED)
+
+
+def _fail(command, error, code):
+    print(f"minigan {command}: {describe(error)}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

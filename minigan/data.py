@@ -14,6 +14,7 @@ This module is a host-side edge: it reads files with NumPy, and ``Batches`` move
 to the active backend once.
 """
 import gzip
+import math
 import os
 import pathlib
 import zlib
@@ -21,49 +22,72 @@ import zlib
 import numpy as np
 
 from . import backend
+from .errors import UserError
 
 EMBEDDED = pathlib.Path(__file__).resolve().parent / "datasets" / "mnist-5k"
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _TYPE_CODES = {np.dtype(v).newbyteorder(">"): k for k, v in _IDX_TYPES.items()}
 
 
-class IdxError(ValueError):
+class IdxError(UserError, ValueError):
     """An IDX file that is truncated, corrupt or not what the caller expected; the message names the file."""
 
 
-def _read_bytes(path):
-    path = pathlib.Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":                                   # gzip magic
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as error:
-            raise IdxError(f"{path}: corrupt gzip data ({error})") from error
-    return raw
+_CHUNK = 1 << 20
+
+
+def _read_at_most(f, n):
+    """Up to ``n`` bytes of ``f``, read in chunks, so a header's claim allocates nothing by itself."""
+    parts, size = [], 0
+    while size < n:
+        chunk = f.read(min(_CHUNK, n - size))
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
+
+
+def _read_idx_bytes(path, f):
+    """(type code, shape, data bytes) of an open IDX stream; never reads past the size the header declares."""
+    magic = _read_at_most(f, 4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0:
+        raise IdxError(f"{path}: not an IDX file (the magic number must start with two zero bytes)")
+    type_code, ndim = magic[2], magic[3]
+    if type_code not in _IDX_TYPES:
+        raise IdxError(f"{path}: unknown IDX element type 0x{type_code:02x}")
+    sizes = _read_at_most(f, 4 * ndim)
+    if len(sizes) < 4 * ndim:
+        raise IdxError(f"{path}: truncated header ({4 + len(sizes)} bytes, {4 + 4 * ndim} needed for "
+                       f"{ndim} dimensions)")
+    shape = tuple(int(d) for d in np.frombuffer(sizes, dtype=">u4"))
+    expected = math.prod(shape) * np.dtype(_IDX_TYPES[type_code]).itemsize     # a Python int: no overflow
+    data = _read_at_most(f, expected + 1)
+    if len(data) != expected:
+        kind = "truncated" if len(data) < expected else "has trailing bytes"
+        found = len(data) if len(data) < expected else "more"
+        raise IdxError(f"{path}: {kind}: shape {shape} needs {expected} bytes of data, found {found}")
+    return type_code, shape, data
 
 
 def read_idx(path):
     """Read an IDX file (raw or gzip) into a NumPy array of its stored type and shape.
 
     Raises IdxError naming the file when the magic number, the header or the data size is wrong.
+    A gzip file is inflated only as far as its header's sizes say, so a small file that inflates
+    to gigabytes costs no more memory than the data it claims.
     """
-    data = _read_bytes(path)
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise IdxError(f"{path}: not an IDX file (the magic number must start with two zero bytes)")
-    type_code, ndim = data[2], data[3]
-    if type_code not in _IDX_TYPES:
-        raise IdxError(f"{path}: unknown IDX element type 0x{type_code:02x}")
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise IdxError(f"{path}: truncated header ({len(data)} bytes, {header} needed for {ndim} dimensions)")
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    path = pathlib.Path(path)
+    with open(path, "rb") as raw:
+        compressed = raw.read(2) == b"\x1f\x8b"                              # gzip magic
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw) if compressed else raw
+        try:
+            type_code, shape, data = _read_idx_bytes(path, stream)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+            raise IdxError(f"{path}: corrupt gzip data ({error})") from None
     dtype = np.dtype(_IDX_TYPES[type_code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    found = len(data) - header
-    if found != expected:
-        kind = "truncated" if found < expected else "has trailing bytes"
-        raise IdxError(f"{path}: {kind}: shape {shape} needs {expected} bytes of data, found {found}")
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def write_idx(path, array, compress=None):
@@ -86,10 +110,26 @@ def _find(directory, names):
         for candidate in (name, name + ".gz"):
             if (directory / candidate).is_file():
                 return directory / candidate
-    raise FileNotFoundError(f"load_mnist: no {' or '.join(names)} (raw or .gz) in {directory}")
+    raise FileNotFoundError(f"load_mnist: no {' or '.join(names)} (raw or .gz) in {directory} "
+                            "(MNIST's file names are expected)")
 
 
-def load_mnist(path=None, split="train", scale="unit", limit=None):
+def balanced_subset(labels, n, seed=0):
+    """Indices (sorted) of a seeded subset of ``n`` samples whose classes are as equal as the data allows.
+
+    The samples are shuffled with ``seed``; then the first of each class is taken, then the second
+    of each class, and so on, until ``n`` are taken (a class that runs out leaves its share to the others).
+    """
+    order = np.random.default_rng(seed).permutation(len(labels))
+    shuffled = labels[order]
+    rank = np.empty(len(labels), dtype=np.int64)                # position within its class, shuffled
+    for label in np.unique(labels):
+        where = np.flatnonzero(shuffled == label)
+        rank[where] = np.arange(len(where))
+    return np.sort(order[np.argsort(rank, kind="stable")[:n]])
+
+
+def load_mnist(path=None, split="train", scale="unit", limit=None, seed=0):
     """Images and labels of an MNIST-format data set.
 
     Parameters
@@ -101,7 +141,9 @@ def load_mnist(path=None, split="train", scale="unit", limit=None):
     scale : {"unit", "tanh"}
         Pixel range: [0, 1] for a sigmoid generator, [-1, 1] for a tanh one.
     limit : int, optional
-        Keep only the first ``limit`` samples.
+        Keep a seeded, class-balanced subset of ``limit`` samples (see ``balanced_subset``), in file order.
+    seed : int
+        The seed of that subset.
 
     Returns (images, labels): float32 (N, 1, H, W) and int64 (N,), NumPy arrays on the host.
     """
@@ -116,7 +158,8 @@ def load_mnist(path=None, split="train", scale="unit", limit=None):
     else:
         directory, prefix = pathlib.Path(os.path.expanduser(path)), "train-" if split == "train" else "t10k-"
         if not directory.is_dir():
-            raise FileNotFoundError(f"load_mnist: {directory} is not a directory")
+            raise FileNotFoundError(f"load_mnist: {directory} is not a directory (give the folder that holds "
+                                    "the IDX files)")
     image_file = _find(directory, [f"{prefix}images-idx3-ubyte", f"{prefix}images.idx3-ubyte"])
     label_file = _find(directory, [f"{prefix}labels-idx1-ubyte", f"{prefix}labels.idx1-ubyte"])
     images, labels = read_idx(image_file), read_idx(label_file)
@@ -129,7 +172,8 @@ def load_mnist(path=None, split="train", scale="unit", limit=None):
     if limit is not None:
         if not isinstance(limit, int) or limit < 1:
             raise ValueError(f"load_mnist: limit must be a positive int, got {limit!r}")
-        images, labels = images[:limit], labels[:limit]
+        keep = balanced_subset(labels, limit, seed)
+        images, labels = images[keep], labels[keep]
     x = images[:, None, :, :].astype(np.float32) / 255.0
     if scale == "tanh":
         x = 2.0 * x - 1.0

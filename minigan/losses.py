@@ -61,6 +61,16 @@ class GANLoss:
 
     name = ""
     needs_lipschitz = False
+    output_label = "s(x)"                  # what D's mean output on a batch is called in logs and plots
+
+    @property
+    def fake_label(self):
+        """The name of D's mean output on fake images, e.g. "D(G(z))"."""
+        return self.output_label.replace("(x)", "(G(z))")
+
+    def mean_output(self, scores):
+        """D's mean output on a batch, as a device scalar: the mean raw score (see the sigmoid losses)."""
+        return scores.mean()
 
     def d_loss(self, real_scores, fake_scores):
         """(loss, d_real, d_fake) for the discriminator's step: the sum of its real and fake terms."""
@@ -101,6 +111,12 @@ class GANLoss:
 
 class _SigmoidLoss(GANLoss):
     """D's binary cross-entropy on logits (steps 1-3), with optional one-sided label smoothing."""
+
+    output_label = "D(x)"
+
+    def mean_output(self, scores):
+        """D's mean output on a batch: mean(sigmoid(s)), the probability "real", as a device scalar."""
+        return sigmoid(scores).mean()
 
     def __init__(self, real_label=1.0):
         if not 0.0 < float(real_label) <= 1.0:

@@ -65,6 +65,11 @@ class Optimizer:
         self.state = [{key: backend.xp_of(p.data).zeros_like(p.data) for key in self._state_names}
                       for p in self.params]
 
+    @classmethod
+    def state_names(cls):
+        """The names of the per-parameter state arrays, e.g. ("m", "v") for Adam."""
+        return tuple(cls._state_names)
+
     def zero_grad(self):
         """Set every parameter's gradient to zero."""
         for p in self.params:
@@ -101,23 +106,42 @@ class Optimizer:
         }
 
     def load_state_dict(self, state):
-        """Restore what ``state_dict`` saved; the parameter list must have the same shapes in the same order."""
-        name = type(self).__name__
-        if state.get("type") != name:
-            raise ValueError(f"{name}.load_state_dict: the state is from {state.get('type')!r}, not {name!r}")
-        if len(state["state"]) != len(self.params):
-            raise ValueError(f"{name}.load_state_dict: the state has {len(state['state'])} parameters, "
-                             f"this optimizer {len(self.params)}")
-        for i, (p, saved) in enumerate(zip(self.params, state["state"])):
-            for key in self._state_names:
-                if tuple(saved[key].shape) != tuple(p.data.shape):
-                    raise ValueError(f"{name}.load_state_dict: params[{i}] {key} must have shape "
-                                     f"{tuple(p.data.shape)}, got {tuple(saved[key].shape)}")
+        """Restore what ``state_dict`` saved; the parameter list must have the same shapes in the same order.
+
+        Everything is checked first (``check_state_dict``): a bad state leaves the optimizer untouched.
+        """
+        self.check_state_dict(state)
         for key, value in state["hyperparameters"].items():
             setattr(self, key, tuple(value) if isinstance(value, list) else value)
         self.t = int(state["t"])
         self.state = [{k: backend.xp_of(p.data).asarray(s[k], dtype=p.data.dtype) for k in self._state_names}
                       for p, s in zip(self.params, state["state"])]
+
+    def check_state_dict(self, state):
+        """Raise ValueError as ``load_state_dict`` would (naming what is wrong), changing nothing."""
+        name = type(self).__name__
+        owner = f"{name}.load_state_dict"
+        if not isinstance(state, dict) or state.get("type") != name:
+            found = state.get("type") if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"{owner}: the state is from {found!r}, not {name!r}")
+        missing = sorted({"hyperparameters", "t", "state"} - set(state))
+        if missing:
+            raise ValueError(f"{owner}: the state has no {missing}")
+        if not isinstance(state["t"], int) or isinstance(state["t"], bool) or state["t"] < 0:
+            raise ValueError(f"{owner}: t must be an int >= 0, got {state['t']!r}")
+        hyper = state["hyperparameters"]
+        known = set(self._hyperparameters())
+        if not isinstance(hyper, dict) or set(hyper) != known:
+            raise ValueError(f"{owner}: hyperparameters must have the keys {sorted(known)}, got {hyper!r}")
+        if len(state["state"]) != len(self.params):
+            raise ValueError(f"{owner}: the state has {len(state['state'])} parameters, this optimizer {len(self.params)}")
+        for i, (p, saved) in enumerate(zip(self.params, state["state"])):
+            for key in self._state_names:
+                if key not in saved:
+                    raise ValueError(f"{owner}: params[{i}] has no {key!r}")
+                if tuple(saved[key].shape) != tuple(p.data.shape):
+                    raise ValueError(f"{owner}: params[{i}] {key} must have shape "
+                                     f"{tuple(p.data.shape)}, got {tuple(saved[key].shape)}")
 
     def __repr__(self):
         args = ", ".join(f"{k}={v}" for k, v in self._hyperparameters().items())

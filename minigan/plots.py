@@ -66,29 +66,29 @@ def _smooth(values, window):
     return np.convolve(values, kernel, mode="valid")
 
 
-def plot_curves(records, path, output_label="D(x)"):
+def plot_curves(records, path, output_labels=("D(x)", "D(G(z))")):
     """Draw loss_D and loss_G, and D's mean output on real and fake batches, against the step.
 
-    ``records`` are the metrics-log dicts (keys step, loss_d, loss_g, d_real, d_fake); curves are
-    smoothed over a window of about 1/50 of the run.
+    ``records`` are the metrics-log dicts (keys step, loss_d, loss_g, d_real, d_fake); a record
+    without loss_g (a D-only step) adds to the D curves only. Curves are smoothed over a window of
+    about 1/50 of the run. Draws on its own ``matplotlib.figure.Figure``: the caller's pyplot
+    state and backend are left alone.
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    records = [r for r in records if r.get("loss_g") is not None]
+    records = [r for r in records if r.get("loss_d") is not None]
     if not records:
-        raise ValueError("plot_curves: no records with both losses")
-    window = max(1, len(records) // 50)
-    step = np.array([r["step"] for r in records])
-    fake_label = output_label.replace("(x)", "(G(z))")
-    fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(11, 4))
-    for key, label in [("loss_d", "loss_D"), ("loss_g", "loss_G")]:
-        smooth = _smooth([r[key] for r in records], window)
-        ax_loss.plot(step[len(step) - len(smooth):], smooth, label=label)
-    for key, label in [("d_real", output_label), ("d_fake", fake_label)]:
-        smooth = _smooth([r[key] for r in records], window)
-        ax_d.plot(step[len(step) - len(smooth):], smooth, label=label)
+        raise ValueError("plot_curves: no records with a loss_d")
+    fig = Figure(figsize=(11, 4))
+    ax_loss, ax_d = fig.subplots(1, 2)
+    curves = [(ax_loss, "loss_d", "loss_D"), (ax_loss, "loss_g", "loss_G"),
+              (ax_d, "d_real", output_labels[0]), (ax_d, "d_fake", output_labels[1])]
+    for ax, key, label in curves:
+        points = [(r["step"], r[key]) for r in records if r.get(key) is not None]
+        if points:
+            step, values = np.array(points, dtype=np.float64).T
+            smooth = _smooth(values, max(1, len(values) // 50))
+            ax.plot(step[len(step) - len(smooth):], smooth, label=label)
     ax_loss.set(title="losses", xlabel="step")
     ax_d.set(title="discriminator output on real and fake batches", xlabel="step")
     for ax in (ax_loss, ax_d):
@@ -96,4 +96,3 @@ def plot_curves(records, path, output_label="D(x)"):
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

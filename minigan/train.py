@@ -1,4 +1,4 @@
-"""The GAN trainer: the alternating game, logging, pictures and exact checkpoints.
+"""The GAN trainer: the alternating game, and a run in named phases.
 
 One iteration on a real batch x and fresh noise z (``gan_step``):
 
@@ -9,78 +9,37 @@ One iteration on a real batch x and fresh noise z (``gan_step``):
    flows back through D into G (``G.backward(D.backward(d_fake))``) with D frozen, so D's
    parameter gradients are neither computed nor changed; opt_g steps.
 
-Checkpoints hold everything the next iteration depends on (weights, BatchNorm statistics,
-optimizer moments, both random generators and the position in the epoch), so a resumed run
-is bit-identical to one that never stopped.
+A run (``Run``) goes through phases, each a short method: ``start`` or ``resume`` (check
+everything, then claim the run folder), ``run_epoch`` (the steps of one pass over the data),
+``end_epoch`` (pictures, snapshot, checkpoint), ``finish`` (the last pictures). Checkpoints
+hold everything the next iteration depends on (weights, BatchNorm statistics, optimizer
+moments, both random generators and the position in the epoch), so a resumed run is
+bit-identical to one that never stopped. A loss, gradient norm, weight or optimizer moment
+that stops being finite ends the run with ``TrainingDiverged``, and such a state is never saved.
 """
 import dataclasses
-import json
+import hashlib
 import math
 import pathlib
-import signal
-import sys
 import time
 
 import numpy as np
 
 from . import backend, checkpoint, data, losses, metrics, models, plots
+from .config import DEFAULT_LR_G, FIXED_ON_RESUME, TrainConfig
+from .errors import ConfigError, TrainingDiverged
 from .optim import Adam
+from .progress import ProgressBar, StopRequest
+from .runfolder import RunFolder
+from .sampling import generate, sample
+from .runlog import RunFiles
 
-SIGMOID_LOSSES = losses.SIGMOID_NAMES
-# The small BatchNorm-free MLP generator needs to learn faster than its discriminator, or D
-# wins at once and G collapses to a single blob (PyTorch does the same); the DCGAN uses 2e-4.
-DEFAULT_LR_G = {"dcgan": 2e-4, "mlp": 1e-3}
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the message says where and which checkpoint is the last good one."""
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Everything a run depends on; saved as config.json and inside each checkpoint."""
-
-    model: str = "dcgan"
-    loss: str = "nonsaturating"
-    epochs: int = 15
-    batch_size: int = 32
-    lr_g: float = None                  # None: DEFAULT_LR_G[model]
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    d_steps: int = 1
-    z_dim: int = 100
-    real_label: float = 1.0
-    clip_value: float = None
-    seed: int = 0
-    data: str = None
-    limit: int = None
-    out: str = None
-    backend: str = "numpy"
-    log_every: int = 50
-    layer_norms: bool = False
-    n_samples: int = 64
-    max_steps: int = None
-
-    def validate(self):
-        if self.model not in models.MODELS:
-            raise ValueError(f"TrainConfig: model must be one of {models.MODELS}, got {self.model!r}")
-        if self.loss not in losses.NAMES:
-            raise ValueError(f"TrainConfig: loss must be one of {losses.NAMES}, got {self.loss!r}")
-        for name in ("epochs", "batch_size", "d_steps", "z_dim", "log_every", "n_samples"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"TrainConfig: {name} must be a positive int, got {value!r}")
-        if self.lr_g is None:
-            self.lr_g = DEFAULT_LR_G[self.model]
-        if self.real_label != 1.0 and self.loss not in SIGMOID_LOSSES:
-            raise ValueError(f"TrainConfig: real_label applies to {SIGMOID_LOSSES} only, not {self.loss!r}")
-        return self
+# Settings that belong to one invocation and are not taken over from a checkpoint.
+PER_INVOCATION = ("backend", "max_steps")
 
 
 def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False):
     """One iteration of the game (steps 1-2 of the module docstring); returns a dict of numbers."""
-    sigmoid_based = loss.name in SIGMOID_LOSSES
     fake = G(z)                                    # G keeps its cache for the G step below
     opt_d.zero_grad()
     s_real = D(real)                               # step 1: the real batch, then the fake batch
@@ -89,10 +48,8 @@ def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False
     s_fake = D(fake)
     loss_fake, d_fake = loss.d_loss_fake(s_fake)
     D.backward(d_fake)                             # the input gradient is dropped: G stays fixed
-    record = {"loss_d": loss_real + loss_fake,
-              "d_real": metrics.mean_output(s_real, sigmoid_based),
-              "d_fake": metrics.mean_output(s_fake, sigmoid_based),
-              "grad_norm_d": metrics.grad_norm(D.parameters())}
+    record = {"loss_d": loss_real + loss_fake, "d_real": float(loss.mean_output(s_real)),
+              "d_fake": float(loss.mean_output(s_fake)), "grad_norm_d": metrics.grad_norm(D.parameters())}
     if layer_norms:
         record["layer_norms_d"] = metrics.layer_grad_norms(D)
     opt_d.step()
@@ -111,199 +68,312 @@ def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False
     return record
 
 
-class _StopFlag:
-    """Turns Ctrl-C into a request to stop after the current iteration (then checkpoint and exit)."""
+def train(config, overwrite=False, log=print, verbose=False):
+    """Train a GAN as ``config`` (a TrainConfig) says; returns the result dict of ``Run.train``.
 
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-
-    def __enter__(self):
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:                         # not the main thread: no signal handling
-            self._previous = None
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:                         # a second Ctrl-C stops at once
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-
-class _ProgressBar:
-    """A one-line progress bar with the live values, redrawn in place on a terminal (nothing otherwise)."""
-
-    def __init__(self, stream=None, width=24, every_s=0.2):
-        self.stream = stream if stream is not None else sys.stderr
-        self.active = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.width, self.every_s, self._last = width, every_s, 0.0
-
-    def update(self, epoch, epochs, done, total, text, force=False):
-        now = time.perf_counter()
-        if not self.active or (not force and now - self._last < self.every_s):
-            return
-        self._last = now
-        filled = self.width * done // max(1, total)
-        bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(f"\repoch {epoch}/{epochs} [{bar}] {done}/{total} | {text}\x1b[K")
-        self.stream.flush()
-
-    def clear(self):
-        if self.active:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-
-
-def _format(record, output_label):
-    fake_label = output_label.replace("(x)", "(G(z))")
-    loss_g = "-" if record.get("loss_g") is None else f"{record['loss_g']:.3f}"
-    return (f"loss_d {record['loss_d']:.3f} | loss_g {loss_g} | {output_label} {record['d_real']:.2f} | "
-            f"{fake_label} {record['d_fake']:.2f}")
-
-
-def train(config, resume=None, log=print):
-    """Train a GAN as ``config`` says.
-
-    Returns a dict: ``out`` (the folder), ``status`` ("finished", "interrupted" or "stopped at
-    max_steps"), ``step``, ``epoch``, the networks ``G`` and ``D``, the ``checkpoint`` path and the
-    ``last`` step's record.
-
-    ``resume``: a checkpoint path. The run continues from it with the checkpoint's own config,
-    except ``epochs``, ``out``, ``log_every``, ``max_steps`` and ``backend``, which come from ``config``.
-    Raises TrainingDiverged when a loss stops being finite (the last good checkpoint stays).
+    ``overwrite``: replace the run in ``config.out`` (its own files only) instead of refusing it.
+    Raises ConfigError, RunFolderError, data.IdxError before anything is written, and
+    TrainingDiverged when the run diverges (the last good checkpoint stays).
     """
-    saved = checkpoint.load_checkpoint(resume) if resume else None
-    if saved:
-        keep = {k: getattr(config, k) for k in ("epochs", "out", "log_every", "max_steps", "backend")}
-        config = dataclasses.replace(TrainConfig(**saved["meta"]["config"]), **keep)
-        if config.out is None:
-            config.out = str(pathlib.Path(resume).resolve().parent)
-    config.validate()
-    backend.set_backend(config.backend)
-    if backend.tune_allocator():
-        log("minigan: glibc malloc tuned to keep freed memory (backend.tune_allocator), "
-            "which makes steps much faster")
-    images, _ = data.load_mnist(config.data, scale="unit", limit=config.limit)
-    out = pathlib.Path(config.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
-    G, D = models.build(config.model, config.z_dim, rng=config.seed)
-    loss = losses.get(config.loss, **({"real_label": config.real_label} if config.loss in SIGMOID_LOSSES else {}))
-    clip = config.clip_value
-    if clip is None and loss.needs_lipschitz:
-        clip = 0.01
-        log("minigan: the wasserstein critic needs a Lipschitz constraint; clipping D's weights to 0.01")
-    opt_g = Adam(G.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
-    opt_d = Adam(D.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2), clip_value=clip)
-    data_rng, noise_rng = np.random.default_rng([config.seed, 1]), np.random.default_rng([config.seed, 2])
-    fixed_z = backend.asarray(np.random.default_rng([config.seed, 3]).standard_normal(
-        (config.n_samples, config.z_dim)), "float32")
-    batches = data.Batches(images, config.batch_size, data_rng)
-    epoch, start_batch, step, perm = 0, 0, 0, None
-    if saved:
-        checkpoint.restore(saved, G, D, opt_g, opt_d, path=resume)
+    return Run.start(config, overwrite=overwrite, log=log, verbose=verbose).train()
+
+
+def resume(checkpoint_path, changes=None, overwrite=False, log=print, verbose=False):
+    """Continue a run from its checkpoint; ``changes`` ({setting: value}) are applied and logged.
+
+    ``model`` and ``z_dim`` cannot change. ``epochs`` defaults to the checkpoint's own; ``out`` to
+    the checkpoint's folder (another folder starts a branch of the run there, with the metrics so far).
+    """
+    return Run.resume(checkpoint_path, changes, overwrite=overwrite, log=log, verbose=verbose).train()
+
+
+class Run:
+    """One training run; see the module docstring for its phases."""
+
+    def __init__(self, config, images, folder, log):
+        self.config, self.images, self.folder, self.log = config, images, folder, log
+        self.G, self.D = _build_models(config)
+        self.loss = losses.get(config.loss, **({"real_label": config.real_label}
+                                               if config.loss in losses.SIGMOID_NAMES else {}))
+        self.opt_g = Adam(self.G.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
+        self.opt_d = Adam(self.D.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2),
+                          clip_value=_clip_value(config, self.loss))
+        self.data_rng, self.noise_rng = _rngs(config.seed)
+        self.fixed_z = backend.asarray(np.random.default_rng([config.seed, 3]).standard_normal(
+            (config.n_samples, config.z_dim)), "float32")
+        self.batches = data.Batches(images, config.batch_size, self.data_rng)
+        self.epoch, self.batch, self.step, self.perm = 0, 0, 0, None
+        self.saved_step, self.record, self.files = None, None, None
+        self.epoch_records, self.epoch_started = [], time.perf_counter()
+
+    # -- phase 1: start or resume ------------------------------------------------------------
+    @classmethod
+    def start(cls, config, overwrite=False, log=print, verbose=False):
+        """Check every setting, the data and the folder, build the networks, then claim the folder."""
+        config = dataclasses.replace(config).validate()
+        folder = RunFolder(config.out)
+        folder.check_writable()
+        _use_backend(config.backend, log, verbose)
+        run = cls(config, _load_images(config), folder, log)
+        with folder.claim(overwrite=overwrite):
+            run.files = RunFiles(folder, config, keep_until_step=None)
+            run.files.write_real_samples(run.images, config.n_samples)
+        return run
+
+    @classmethod
+    def resume(cls, path, changes=None, overwrite=False, log=print, verbose=False):
+        """Rebuild a run from its checkpoint with ``changes`` applied, checking everything first."""
+        saved = checkpoint.load_checkpoint(path)
+        if checkpoint.is_generator_only(saved):
+            raise checkpoint.CheckpointError(f"{path}: a generator snapshot cannot be resumed "
+                                             "(resume from the run's checkpoint.npz)")
+        old = checkpoint.config_of(saved)
+        config = _resumed_config(old, dict(changes or {}), path)
+        folder = RunFolder(config.out)
+        folder.check_writable()
+        _use_backend(config.backend, log, verbose)
+        run = cls(config, _load_images(config), folder, log)
+        run._restore(saved, old)
+        same_folder = folder.path.resolve() == _parent(path).resolve()
+        with folder.claim(overwrite=overwrite, resuming=same_folder):
+            run.files = RunFiles(folder, config, keep_until_step=run.step,
+                                 copy_from=None if same_folder else _parent(path))
+        for name, (before, after) in config.changes_from(old).items():
+            if name not in PER_INVOCATION and not (name == "out" and same_folder):
+                log(f"minigan: resuming with {name} {after} (was {before})")
+        log(f"minigan: resumed from {path} at epoch {run.epoch + 1}, batch {run.batch}, step {run.step}")
+        return run
+
+    def _restore(self, saved, old):
         meta = saved["meta"]
-        data_rng.bit_generator.state, noise_rng.bit_generator.state = meta["data_rng"], meta["noise_rng"]
-        epoch, start_batch, step = meta["epoch"], meta["batch"], meta["step"]
-        perm = saved["arrays"].get("perm")
-        log(f"minigan: resumed from {resume} at epoch {epoch + 1}, batch {start_batch}, step {step}")
-    ckpt_path = out / "checkpoint.npz"
-    log_file = metrics.MetricsLog(out / "metrics.jsonl", keep_until_step=step if saved else 0)
-    output_label = "D(x)" if loss.name in SIGMOID_LOSSES else "s(x)"
-    log(f"minigan: {config.model} GAN, {config.loss} loss, {len(images)} images, batch {config.batch_size}, "
-        f"{len(batches)} steps/epoch, {config.epochs} epochs, backend {backend.get_backend()}, out {out}")
+        checkpoint.restore(saved, self.G, self.D, self.opt_g, self.opt_d)
+        for opt, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
+            opt.lr, opt.betas = lr, (self.config.beta1, self.config.beta2)
+        self.opt_d.clip_value = _clip_value(self.config, self.loss)
+        self.epoch, self.batch, self.step = meta["epoch"], meta["batch"], meta["step"]
+        self.saved_step = self.step
+        _restore_position(self, saved, old)
+        if self.epoch >= self.config.epochs:
+            done = f"{self.epoch} epochs" + (f" and {self.batch} steps of the next" if self.batch else "")
+            raise ConfigError("epochs", f"is {self.config.epochs}, but the checkpoint has already trained {done}: "
+                                        f"nothing to do (ask for more, e.g. --epochs {self.epoch + 5})")
 
-    def save(epoch_, batch_, perm_):
-        meta = {"config": dataclasses.asdict(config), "epoch": epoch_, "batch": batch_, "step": step,
-                "data_rng": data_rng.bit_generator.state, "noise_rng": noise_rng.bit_generator.state}
-        checkpoint.save_checkpoint(ckpt_path, G, D, opt_g, opt_d, meta, perm_)
+    # -- phase 2: the loop -------------------------------------------------------------------
+    def train(self):
+        """Run the remaining epochs; returns a dict: ``out``, ``status`` ("finished", "interrupted" or
+        "stopped at max_steps"), ``exit_code`` (0, or 130/143 for SIGINT/SIGTERM), ``step``, ``epoch``,
+        ``G``, ``D``, the ``checkpoint`` path and the ``last`` step's record."""
+        config, status = self.config, None
+        self._log_start()
+        total = len(self.batches) * config.epochs
+        total = min(total, config.max_steps) if config.max_steps else total
+        bar = ProgressBar(total, initial=min(self.step, total), log=self.log)
+        try:                                       # the run checks for non-finite values itself
+            with StopRequest() as stop, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                while self.epoch < config.epochs and status is None:
+                    status = self.run_epoch(stop, bar)
+                    if status is None:
+                        self.end_epoch(bar)
+                bar.close()
+                self.finish(status or "finished")
+        finally:
+            bar.close()
+            self.files.close()
+            self.folder.release()
+        exit_code = stop.exit_code if status == "interrupted" else 0
+        return {"out": self.folder.path, "status": status or "finished", "exit_code": exit_code,
+                "step": self.step, "epoch": self.epoch, "G": self.G, "D": self.D,
+                "checkpoint": self.files.checkpoint, "last": self.record}
 
-    def sample_grid():
-        G.eval()
-        picture = plots.image_grid(G(fixed_z))
-        G.train()
+    def run_epoch(self, stop, bar):
+        """The steps of one pass over the data; returns None when the pass completed, else why it stopped."""
+        config = self.config
+        self.perm = self.batches.permutation() if self.perm is None else self.perm
+        self.epoch_records, self.epoch_started = [], time.perf_counter()
+        for real in self.batches.epoch(self.perm, self.batch):
+            self.one_step(real)
+            bar.update(self.epoch + 1, config.epochs, self._live(self.record))
+            if self.step % config.log_every == 0:
+                self._check_state()
+                bar.write(f"step {self.step} | {self._live(self.record)}")
+            if stop.requested or (config.max_steps is not None and self.step >= config.max_steps):
+                status = "interrupted" if stop.requested else "stopped at max_steps"
+                self.save(self.epoch, self.batch, self.perm)
+                bar.write(f"minigan: {status} at step {self.step}; checkpoint {self.files.checkpoint} "
+                          f"(continue with --resume {self.files.checkpoint})")
+                return status
+        return None
+
+    def one_step(self, real):
+        """One iteration of the game on a real batch, its record checked and logged."""
+        t0 = time.perf_counter()
+        z = backend.asarray(self.noise_rng.standard_normal((len(real), self.config.z_dim)), "float32")
+        record = gan_step(self.G, self.D, self.loss, self.opt_g, self.opt_d, real, z,
+                          update_g=(self.step + 1) % self.config.d_steps == 0, layer_norms=self.config.layer_norms)
+        self.step, self.batch = self.step + 1, self.batch + 1
+        record.update(step=self.step, epoch=self.epoch + 1, ms=1e3 * (time.perf_counter() - t0))
+        self.record = record
+        self.files.metrics.write(record)
+        bad = [k for k in ("loss_d", "loss_g", "grad_norm_d", "grad_norm_g") if k in record
+               and not math.isfinite(record[k])]
+        if bad:
+            self._diverged(f"{bad[0]} became {record[bad[0]]} at step {self.step} (epoch {self.epoch + 1})")
+        self.epoch_records.append(record)
+
+    # -- phase 3: end of an epoch ------------------------------------------------------------
+    def end_epoch(self, bar):
+        """Pictures, the generator snapshot and the checkpoint of a completed epoch; one summary line."""
+        records, seconds = self.epoch_records, time.perf_counter() - self.epoch_started
+        self.epoch, self.batch, self.perm = self.epoch + 1, 0, None
+        self.save(self.epoch, 0, None)
+        self.files.write_grid(self.sample_grid(), self.epoch)
+        self.files.write_snapshot(self.G, self._meta(self.epoch, 0), self.epoch)
+        mean = {k: float(np.mean([r[k] for r in records if r.get(k) is not None] or [np.nan]))
+                for k in ("loss_d", "loss_g", "d_real", "d_fake")}
+        bar.write(f"epoch {self.epoch}/{self.config.epochs} | {self._format(mean)} | {seconds:.1f} s "
+                  f"({1e3 * seconds / max(1, len(records)):.0f} ms/step)")
+
+    def save(self, epoch, batch, perm):
+        """Check that the whole state is finite, then write the checkpoint atomically."""
+        self._check_state()
+        checkpoint.save_checkpoint(self.files.checkpoint, self.G, self.D, self.opt_g, self.opt_d,
+                                   self._meta(epoch, batch), perm)
+        self.saved_step = self.step
+
+    # -- phase 4: finish ---------------------------------------------------------------------
+    def finish(self, status):
+        """The pictures of what the run has: samples.png and curves.png, and progress.gif when finished."""
+        written = self.files.write_final(self.sample_grid(), self.loss, with_gif=(status == "finished"))
+        self.log(f"minigan: {status}; wrote {', '.join(written)} in {self.folder.path}")
+
+    def sample_grid(self):
+        self.G.eval()
+        picture = plots.image_grid(self.G(self.fixed_z))
+        self.G.train()
         return picture
 
-    status, record, bar = "finished", None, _ProgressBar()
-    with _StopFlag() as stop:
-        while epoch < config.epochs and status == "finished":
-            perm = batches.permutation() if perm is None else perm
-            started, epoch_records = time.perf_counter(), []
-            for real in batches.epoch(perm, start_batch):
-                t0 = time.perf_counter()
-                z = backend.asarray(noise_rng.standard_normal((len(real), config.z_dim)), "float32")
-                record = gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=(step + 1) % config.d_steps == 0,
-                                  layer_norms=config.layer_norms)
-                step, start_batch = step + 1, start_batch + 1
-                record.update(step=step, epoch=epoch + 1, ms=1e3 * (time.perf_counter() - t0))
-                bad = [k for k in ("loss_d", "loss_g") if k in record and not math.isfinite(record[k])]
-                if bad:
-                    log_file.close()
-                    last = f"the last good checkpoint is {ckpt_path}" if ckpt_path.exists() else "no checkpoint yet"
-                    raise TrainingDiverged(f"{bad[0]} became {record[bad[0]]} at step {step} (epoch {epoch + 1}); "
-                                           f"stopping. {last}. Try a lower learning rate or another loss.")
-                log_file.write(record)
-                epoch_records.append(record)
-                live = f"{_format(record, output_label)} | {record['ms']:.1f} ms/step"
-                bar.update(epoch + 1, config.epochs, start_batch, len(batches), live)
-                if step % config.log_every == 0:
-                    bar.clear()
-                    log(f"step {step} | {live}")
-                if stop.requested or (config.max_steps is not None and step >= config.max_steps):
-                    bar.clear()
-                    status = "interrupted" if stop.requested else "stopped at max_steps"
-                    save(epoch, start_batch, perm)
-                    log(f"minigan: {status} at step {step}; checkpoint {ckpt_path} "
-                        f"(continue with --resume {ckpt_path})")
-                    break
-            else:
-                epoch, start_batch, perm = epoch + 1, 0, None
-                plots.save_png(sample_grid(), out / f"grid_epoch_{epoch:03d}.png")
-                save(epoch, 0, None)
-                bar.clear()
-                seconds = time.perf_counter() - started
-                mean = {k: float(np.mean([r[k] for r in epoch_records if r.get(k) is not None]))
-                        for k in ("loss_d", "loss_g", "d_real", "d_fake")}
-                log(f"epoch {epoch}/{config.epochs} | {_format(mean, output_label)} | {seconds:.1f} s "
-                    f"({1e3 * seconds / max(1, len(epoch_records)):.0f} ms/step)")
-    log_file.close()
-    if status == "finished":
-        _write_pictures(out, sample_grid(), output_label, log)
-    return {"out": out, "status": status, "step": step, "epoch": epoch, "G": G, "D": D,
-            "checkpoint": ckpt_path, "last": record}
+    # -- helpers -----------------------------------------------------------------------------
+    def _meta(self, epoch, batch):
+        return {"config": dataclasses.asdict(self.config), "epoch": epoch, "batch": batch, "step": self.step,
+                "data_rng": self.data_rng.bit_generator.state, "noise_rng": self.noise_rng.bit_generator.state,
+                "data": _fingerprint(self.images)}
+
+    def _check_state(self):
+        """TrainingDiverged when a weight, a BatchNorm statistic or an Adam moment is NaN or infinite."""
+        named = [(f"G {k}", p.data) for k, p in self.G.named_parameters()]
+        named += [(f"D {k}", p.data) for k, p in self.D.named_parameters()]
+        named += [(f"{net}'s Adam {key} of {k}", s[key]) for net, model, opt in (("G", self.G, self.opt_g),
+                  ("D", self.D, self.opt_d)) for (k, _), s in zip(model.named_parameters(), opt.state) for key in s]
+        bad = metrics.nonfinite(named)
+        if bad:
+            self._diverged(f"{bad[0]} became non-finite by step {self.step} (epoch {self.epoch + 1})"
+                           + (f" and {len(bad) - 1} more arrays" if len(bad) > 1 else ""))
+
+    def _diverged(self, what):
+        c, ckpt = self.config, self.files.checkpoint
+        lower = {name: _lower_lr(getattr(c, name), default) for name, default in
+                 (("lr_g", DEFAULT_LR_G[c.model]), ("lr_d", TrainConfig.lr_d))}
+        advice = f"e.g. --lr-g {lower['lr_g']:g} --lr-d {lower['lr_d']:g}, or another --loss"
+        if self.saved_step is not None and ckpt.exists():
+            where = (f"the last good checkpoint is {ckpt} (step {self.saved_step}); resume from it with lower "
+                     f"learning rates: minigan train --resume {ckpt} {advice}")
+        else:
+            where = f"no checkpoint was saved; start again with --overwrite and lower learning rates, {advice}"
+        raise TrainingDiverged(f"the run diverged: {what}; {where}")
+
+    def _format(self, record):
+        loss_g = "-" if record.get("loss_g") is None else f"{record['loss_g']:.3f}"
+        return (f"loss_d {record['loss_d']:.3f} | loss_g {loss_g} | {self.loss.output_label} "
+                f"{record['d_real']:.2f} | {self.loss.fake_label} {record['d_fake']:.2f}")
+
+    def _live(self, record):
+        return f"{self._format(record)} | {record['ms']:.1f} ms/step"
+
+    def _log_start(self):
+        c = self.config
+        self.log(f"minigan: {c.model} GAN, {c.loss} loss, {len(self.images)} images, batch {c.batch_size}, "
+                 f"{len(self.batches)} steps/epoch, {c.epochs} epochs, backend {backend.get_backend()}, "
+                 f"out {self.folder.path}")
 
 
-def _write_pictures(out, final_grid, output_label, log):
-    plots.save_png(final_grid, out / "samples.png")
-    frames = [plots.load_png(p) for p in sorted(out.glob("grid_epoch_*.png"))]
-    if frames:
-        plots.save_gif(frames, out / "progress.gif")
-    records = metrics.read_metrics(out / "metrics.jsonl")
+def _lower_lr(lr, default):
+    """A learning rate to suggest after a divergence: a quarter of ``lr``, or the default if that is far lower."""
+    return lr / 4 if lr <= 10 * default else default
+
+
+def _build_models(config):
     try:
-        plots.plot_curves(records, out / "curves.png", output_label)
-    except ImportError:
-        log("minigan: matplotlib is not installed; skipping curves.png (pip install matplotlib)")
-    log(f"minigan: wrote {out / 'samples.png'}, progress.gif, curves.png, metrics.jsonl, config.json")
+        return models.build(config.model, config.z_dim, rng=config.seed)
+    except MemoryError:
+        raise ConfigError("z_dim", f"{config.z_dim} makes the {config.model} networks too large for this "
+                                   "machine's memory (use a smaller --z-dim)") from None
 
 
-def sample(checkpoint_path, n=64, seed=0, out="samples.png"):
-    """Draw ``n`` samples from a checkpoint's generator (in eval mode) and save them as a grid PNG.
-
-    Runs on the active backend, whichever backend trained the checkpoint.
-    """
-    saved = checkpoint.load_checkpoint(checkpoint_path)
-    config = TrainConfig(**saved["meta"]["config"])
-    G, D = models.build(config.model, config.z_dim)
-    checkpoint.restore(saved, G, D, path=checkpoint_path)
-    z = backend.asarray(np.random.default_rng(seed).standard_normal((n, config.z_dim)), "float32")
-    G.eval()
-    plots.save_png(plots.image_grid(G(z)), out)
-    return out
+def _clip_value(config, loss):
+    """D's weight clipping: the config's, else 0.01 for a loss that needs a Lipschitz critic (WGAN)."""
+    return config.clip_value if config.clip_value is not None or not loss.needs_lipschitz else 0.01
 
 
-__all__ = ["TrainConfig", "TrainingDiverged", "gan_step", "train", "sample"]
+def _rngs(seed, step=None):
+    extra = [] if step is None else [step]
+    return np.random.default_rng([seed, 1, *extra]), np.random.default_rng([seed, 2, *extra])
+
+
+def _use_backend(name, log, verbose):
+    backend.set_backend(name)
+    if backend.tune_allocator() and verbose:
+        log("minigan: glibc malloc tuned to keep freed memory (backend.tune_allocator), "
+            "which makes steps much faster")
+
+
+def _load_images(config):
+    """The training images, checked to fit the models and the batch size."""
+    images, _ = data.load_mnist(config.data, scale="unit", limit=config.limit, seed=config.seed)
+    if images.shape[1:] != (1, 28, 28):
+        raise ConfigError("data", f"holds {images.shape[2]}x{images.shape[3]} images; the {config.model} "
+                                  "model makes and judges 28x28 images")
+    if config.batch_size > len(images):
+        raise ConfigError("batch_size", f"is {config.batch_size}, more than the {len(images)} training images "
+                                        "(use a smaller --batch-size)")
+    return images
+
+
+def _fingerprint(images):
+    return {"n": int(len(images)), "sha1": hashlib.sha1(np.ascontiguousarray(images).tobytes()).hexdigest()}
+
+
+def _parent(path):
+    return pathlib.Path(path).parent
+
+
+def _resumed_config(old, changes, path):
+    """The checkpoint's config with the user's changes; refuses changes to the networks' shapes."""
+    for name in FIXED_ON_RESUME:
+        if name in changes and changes[name] != getattr(old, name):
+            raise ConfigError(name, f"cannot change when resuming: the checkpoint {path} was trained with "
+                                    f"{name} {getattr(old, name)!r} (start a new run for {changes[name]!r})")
+    settings = dataclasses.asdict(old)
+    settings.update(out=str(_parent(path)), max_steps=None, backend=backend.get_backend())
+    settings.update(changes)
+    return TrainConfig(**settings).validate()
+
+
+def _restore_position(run, saved, old):
+    """Random generators and the place in the epoch, adjusted for a new seed, batch size or data."""
+    meta, config = saved["meta"], run.config
+    try:
+        run.data_rng.bit_generator.state, run.noise_rng.bit_generator.state = meta["data_rng"], meta["noise_rng"]
+    except (KeyError, TypeError, ValueError) as error:
+        raise checkpoint.CheckpointError(f"{saved['path']}: malformed random generator state ({error})") from None
+    run.perm = saved["arrays"].get("perm")
+    if config.seed != old.seed:                    # fresh data order and noise from the new seed
+        run.data_rng, run.noise_rng = _rngs(config.seed, run.step)
+        run.batches.rng = run.data_rng
+    if meta.get("data") != _fingerprint(run.images) and run.perm is not None:
+        run.log(f"minigan: the training data changed; epoch {run.epoch + 1} starts again in a new order")
+        run.perm, run.batch = None, 0
+    elif config.batch_size != old.batch_size:      # same images seen so far, counted in the new batches
+        run.batch = run.batch * old.batch_size // config.batch_size
+
+
+__all__ = ["Run", "TrainConfig", "TrainingDiverged", "gan_step", "generate", "resume", "sample", "train"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import minigan as mg
-from minigan.data import Batches, IdxError, load_mnist, read_idx, write_idx
+from minigan.data import Batches, IdxError, balanced_subset, load_mnist, read_idx, write_idx
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
@@ -47,6 +47,30 @@ def test_corrupt_gzip_is_named(tmp_path):
         read_idx(path)
 
 
+def test_a_gzip_bomb_is_inflated_only_as_far_as_the_header_says(tmp_path):
+    import tracemalloc
+    path = tmp_path / "bomb-idx1-ubyte.gz"
+    header = b"\x00\x00\x08\x01" + (16).to_bytes(4, "big")       # claims 16 bytes of data
+    with gzip.open(path, "wb") as f:
+        f.write(header + bytes(16))
+        for _ in range(256):                                         # then 256 MiB of zeros
+            f.write(bytes(1 << 20))
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    with pytest.raises(IdxError, match="has trailing bytes"):
+        read_idx(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 16 << 20
+
+
+def test_dimensions_whose_product_overflows_int64_are_refused(tmp_path):
+    path = tmp_path / "huge-idx3-ubyte"
+    path.write_bytes(b"\x00\x00\x08\x03" + b"\xff\xff\xff\xff" * 3 + b"xyz")
+    with pytest.raises(IdxError, match="truncated: shape \\(4294967295, 4294967295, 4294967295\\)"):
+        read_idx(path)
+
+
 def test_write_idx_rejects_unsupported_dtypes(tmp_path):
     with pytest.raises(TypeError, match="has no IDX type"):
         write_idx(tmp_path / "x", np.zeros(3, dtype=np.complex64))
@@ -57,9 +81,29 @@ def test_embedded_digits():
     assert x.shape == (5000, 1, 28, 28) and x.dtype == np.float32 and y.dtype == np.int64
     assert x.min() == 0.0 and x.max() == 1.0
     assert np.array_equal(np.bincount(y), [500] * 10)
-    x_tanh, _ = load_mnist(scale="tanh", limit=10)
+    x_tanh, y10 = load_mnist(scale="tanh", limit=10)
     assert x_tanh.shape == (10, 1, 28, 28) and x_tanh.min() == -1.0 and x_tanh.max() == 1.0
-    np.testing.assert_allclose(x_tanh, 2 * x[:10] - 1, atol=1e-6)
+    keep = balanced_subset(y, 10, seed=0)
+    np.testing.assert_allclose(x_tanh, 2 * x[keep] - 1, atol=1e-6)
+    assert np.array_equal(y10, y[keep])
+
+
+def test_limit_is_a_seeded_class_balanced_subset():
+    _, y = load_mnist()
+    assert np.all(np.diff(y) >= 0)                          # the embedded file is sorted by label
+    _, y1000 = load_mnist(limit=1000)
+    assert np.array_equal(np.bincount(y1000, minlength=10), [100] * 10)
+    _, y25 = load_mnist(limit=25, seed=3)
+    counts = np.bincount(y25, minlength=10)
+    assert counts.min() == 2 and counts.max() == 3 and counts.sum() == 25
+    assert np.array_equal(load_mnist(limit=25, seed=3)[1], y25)
+    assert not np.array_equal(balanced_subset(y, 25, seed=3), balanced_subset(y, 25, seed=4))
+
+
+def test_balanced_subset_when_a_class_runs_out():
+    labels = np.array([0] * 2 + [1] * 50)
+    pick = balanced_subset(labels, 10, seed=0)
+    assert len(pick) == 10 and len(set(pick)) == 10 and np.sum(labels[pick] == 0) == 2
 
 
 def _write_set(directory, prefix, n, n_labels=None, gz=True):

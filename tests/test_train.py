@@ -5,7 +5,7 @@ import pytest
 
 import minigan as mg
 from minigan.checkpoint import CheckpointError, load_checkpoint
-from minigan.train import TrainConfig, TrainingDiverged, gan_step, train
+from minigan.train import TrainConfig, TrainingDiverged, gan_step, resume, train
 
 
 def _quiet(*_):
@@ -30,7 +30,8 @@ def test_tiny_run_trains_and_writes_every_output(tmp_path):
     out = result["out"]
     assert result["status"] == "finished" and result["step"] == 8 and result["epoch"] == 2
     for name in ["grid_epoch_001.png", "grid_epoch_002.png", "samples.png", "progress.gif", "curves.png",
-                 "metrics.jsonl", "config.json", "checkpoint.npz"]:
+                 "metrics.jsonl", "config.json", "checkpoint.npz", "real_samples.png", "generator_epoch_001.npz",
+                 "generator_epoch_002.npz"]:
         assert (out / name).stat().st_size > 0, name
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == list(range(1, 9))
@@ -56,8 +57,7 @@ def test_resume_mid_epoch_is_bit_identical_to_an_uninterrupted_run(tmp_path):
     assert stopped["status"] == "stopped at max_steps" and stopped["step"] == 5
     meta = load_checkpoint(stopped["checkpoint"])["meta"]
     assert (meta["epoch"], meta["batch"], meta["step"]) == (1, 1, 5)                 # mid-epoch 2
-    resumed = train(_config(tmp_path, out=str(tmp_path / "split"), **settings), resume=stopped["checkpoint"],
-                    log=_quiet)
+    resumed = resume(stopped["checkpoint"], log=_quiet)
     assert resumed["status"] == "finished" and resumed["step"] == straight["step"] == 8
     ws, wr = _weights(straight), _weights(resumed)
     assert set(ws) == set(wr) and any("running_var" in k for k in ws)
@@ -118,6 +118,7 @@ def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path
     monkeypatch.setattr(mg.train, "gan_step", failing_step)
     with pytest.raises(TrainingDiverged, match=r"loss_g became nan at step 6 \(epoch 2\).*last good checkpoint"):
         train(config, log=_quiet)
+    assert all(line.strip() for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines())
     meta = load_checkpoint(tmp_path / "run" / "checkpoint.npz")["meta"]
     assert meta["epoch"] == 1 and meta["step"] == 4
 
@@ -125,8 +126,8 @@ def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path
 def test_corrupt_and_incompatible_checkpoints(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip file")
-    with pytest.raises(CheckpointError, match="bad.npz: not a readable minigan checkpoint"):
-        train(_config(tmp_path), resume=str(bad), log=_quiet)
+    with pytest.raises(CheckpointError, match="bad.npz: not a minigan checkpoint"):
+        resume(str(bad), log=_quiet)
     with pytest.raises(CheckpointError, match="no such checkpoint file"):
         load_checkpoint(tmp_path / "missing.npz")
     result = train(_config(tmp_path, epochs=1), log=_quiet)
@@ -137,7 +138,7 @@ def test_corrupt_and_incompatible_checkpoints(tmp_path):
 
 def test_sample_from_a_checkpoint(tmp_path):
     result = train(_config(tmp_path, epochs=1), log=_quiet)
-    out = mg.train.sample(result["checkpoint"], n=9, out=str(tmp_path / "nine.png"))
+    out, = mg.train.sample(result["checkpoint"], n=9, out=str(tmp_path / "nine.png"))
     picture = mg.plots.load_png(out)
     assert picture.shape == (2 * (3 * 30 + 2), 2 * (3 * 30 + 2))
 
@@ -160,10 +161,15 @@ def test_progress_bar_draws_only_on_a_terminal():
         def isatty(self):
             return True
 
-    screen = Terminal()
-    bar = mg.train._ProgressBar(stream=screen, width=8)
-    bar.update(1, 2, 3, 6, "loss_d 0.5", force=True)
-    assert screen.getvalue().startswith("\repoch 1/2 [####....] 3/6 | loss_d 0.5")
+    screen, lines = Terminal(), []
+    bar = mg.progress.ProgressBar(6, log=lines.append, file=screen, every_s=0)
+    bar.update(1, 2, "loss_d 0.5")
+    bar.write("step 1 | loss_d 0.5")
+    bar.close()
+    assert "epoch 1/2" in screen.getvalue() and "loss_d 0.5" in screen.getvalue() and "1/6" in screen.getvalue()
+    assert lines == ["step 1 | loss_d 0.5"]
     pipe = io.StringIO()
-    mg.train._ProgressBar(stream=pipe).update(1, 2, 3, 6, "x", force=True)
+    quiet = mg.progress.ProgressBar(6, log=lines.append, file=pipe)
+    quiet.update(1, 2, "x")
+    quiet.close()
     assert pipe.getvalue() == ""

@@ -139,8 +139,25 @@ class Layer:
     def load_state_dict(self, state):
         """Copy arrays from ``state`` (as made by ``state_dict``) into this layer, keeping dtypes.
 
-        Raises KeyError naming missing or unexpected entries and ValueError on a shape mismatch.
+        Every entry is checked before any is copied (``check_state_dict``), so a bad state leaves
+        the layer untouched. Raises KeyError naming missing or unexpected entries and ValueError on
+        a shape mismatch or a non-numeric array.
         """
+        targets = self.check_state_dict(state)
+        for key, (layer, name) in targets.items():
+            value = getattr(layer, name)
+            current = value.data if isinstance(value, Parameter) else value
+            new = backend.xp_of(current).asarray(state[key], dtype=current.dtype)
+            if isinstance(value, Parameter):
+                value.data = new
+            else:
+                setattr(layer, name, new)
+
+    def check_state_dict(self, state):
+        """Raise as ``load_state_dict`` would, changing nothing; returns {key: (layer, attribute name)}."""
+        owner = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state, dict):
+            raise TypeError(f"{owner}: state must be a dict of arrays, got {type(state).__name__}")
         targets = {}
         for prefix, layer in self._layers_and_names():
             for name, value in vars(layer).items():
@@ -151,20 +168,17 @@ class Layer:
         missing = sorted(set(targets) - set(state))
         unexpected = sorted(set(state) - set(targets))
         if missing or unexpected:
-            raise KeyError(f"{type(self).__name__}.load_state_dict: missing {missing}, unexpected {unexpected}")
+            raise KeyError(f"{owner}: missing {missing}, unexpected {unexpected}")
         for key, (layer, name) in targets.items():
             value = getattr(layer, name)
             current = value.data if isinstance(value, Parameter) else value
-            if tuple(state[key].shape) != tuple(current.shape):
-                raise ValueError(
-                    f"{type(self).__name__}.load_state_dict: {key} must have shape "
-                    f"{tuple(current.shape)}, got {tuple(state[key].shape)}"
-                )
-            new = backend.xp_of(current).asarray(state[key], dtype=current.dtype)
-            if isinstance(value, Parameter):
-                value.data = new
-            else:
-                setattr(layer, name, new)
+            got = state[key]
+            if getattr(getattr(got, "dtype", None), "kind", None) not in ("f", "i", "u"):
+                raise ValueError(f"{owner}: {key} must be a numeric array, got {type(got).__name__}"
+                                 + (f" of dtype {got.dtype}" if hasattr(got, "dtype") else ""))
+            if tuple(got.shape) != tuple(current.shape):
+                raise ValueError(f"{owner}: {key} must have shape {tuple(current.shape)}, got {tuple(got.shape)}")
+        return targets
 
     # -- helpers for subclasses ----------------------------------------------------------
     def _save(self, y_shape, cache):

@@ -1,0 +1,133 @@
+"""TrainConfig: every setting a training run depends on, with its meaning and its checks.
+
+Each field carries its help text, so the command line builds ``minigan train``'s options
+from this one list (``--lr-d`` is ``lr_d``) and a setting is written down once. A config is
+saved as ``config.json`` in the run folder and inside every checkpoint.
+"""
+import dataclasses
+import math
+
+from . import backend, losses, models
+from .errors import ConfigError
+
+# The small BatchNorm-free MLP generator needs to learn faster than its discriminator, or D
+# wins at once and G collapses to a single blob (PyTorch does the same); the DCGAN uses 2e-4.
+DEFAULT_LR_G = {"dcgan": 2e-4, "mlp": 1e-3}
+# Settings that define the networks' shapes: a resumed run cannot change them.
+FIXED_ON_RESUME = ("model", "z_dim")
+
+
+def _setting(default, help, **cli):
+    return dataclasses.field(default=default, metadata=dict(help=help, **cli))
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a run depends on; saved as config.json and inside each checkpoint."""
+
+    model: str = _setting("dcgan", "The pair of networks: the DCGAN or a small fully connected GAN.",
+                          choices=models.MODELS)
+    loss: str = _setting("nonsaturating", "The GAN loss (see the README's table of losses).", choices=losses.NAMES)
+    epochs: int = _setting(15, "Passes over the data; on --resume, the total to reach.")
+    batch_size: int = _setting(32, "Images per step, for D's real batch and for G's fake batch.")
+    lr_g: float = _setting(None, "The generator's Adam learning rate (default: 2e-4 for dcgan, 1e-3 for mlp).")
+    lr_d: float = _setting(2e-4, "The discriminator's Adam learning rate.")
+    beta1: float = _setting(0.5, "Adam's first-moment decay for both networks (PyTorch's default is 0.9).")
+    beta2: float = _setting(0.999, "Adam's second-moment decay for both networks.")
+    d_steps: int = _setting(1, "Discriminator steps per generator step.")
+    z_dim: int = _setting(100, "Length of the noise vector z fed to the generator.")
+    real_label: float = _setting(1.0, "Target for real images in D's loss; 0.9 is one-sided label smoothing "
+                                      "(minimax and nonsaturating only).")
+    clip_value: float = _setting(None, "Clip D's weights to [-c, c] after each step "
+                                       "(default: 0.01 for wasserstein, otherwise no clipping).")
+    seed: int = _setting(0, "Seed of the initial weights, the data order, the --limit subset and the noise.")
+    data: str = _setting(None, "A folder with train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] "
+                               "(default: the 5,000 MNIST digits inside minigan).", metavar="DIR")
+    limit: int = _setting(None, "Train on a seeded, class-balanced subset of this many images "
+                                "(default: all of them).", metavar="N")
+    out: str = _setting(None, "The run folder (default: a new runs/<date>-<time> folder).", metavar="DIR")
+    backend: str = _setting("numpy", "The array backend (the MINIGAN_BACKEND variable also sets it).",
+                            choices=backend.BACKENDS)
+    log_every: int = _setting(50, "Steps between log lines (and between checks of the weights for NaN).")
+    layer_norms: bool = _setting(False, "Also record each layer's gradient norm in metrics.jsonl.")
+    n_samples: int = _setting(64, "Images in each sample grid.")
+    max_steps: int = _setting(None, "Stop after this many steps in all, with a checkpoint to resume from "
+                                    "(default: no limit).", metavar="N")
+    keep_snapshots: int = _setting(5, "Generator snapshots to keep, one per epoch "
+                                      "(generator_epoch_NNN.npz, for minigan sample); 0 keeps none.", metavar="K")
+
+    def validate(self):
+        """Check every setting and fill in the model's default lr_g; returns self.
+
+        Raises ConfigError naming the first bad setting.
+        """
+        _check_choice(self, "model", models.MODELS)
+        _check_choice(self, "loss", losses.NAMES)
+        _check_choice(self, "backend", backend.BACKENDS)
+        for name in ("epochs", "batch_size", "d_steps", "z_dim", "log_every", "n_samples"):
+            _check_int(self, name, minimum=1)
+        for name in ("limit", "max_steps"):
+            _check_int(self, name, minimum=1, optional=True)
+        _check_int(self, "seed", minimum=0)
+        _check_int(self, "keep_snapshots", minimum=0)
+        if self.lr_g is None:
+            self.lr_g = DEFAULT_LR_G[self.model]
+        for name in ("lr_g", "lr_d", "clip_value"):
+            _check_positive(self, name, optional=(name == "clip_value"))
+        for name in ("beta1", "beta2"):
+            _check_number(self, name, lambda v: 0.0 <= v < 1.0, "must be in [0, 1)")
+        _check_number(self, "real_label", lambda v: 0.0 < v <= 1.0, "must be in (0, 1]")
+        if self.real_label != 1.0 and self.loss not in losses.SIGMOID_NAMES:
+            raise ConfigError("real_label", f"applies to {', '.join(losses.SIGMOID_NAMES)} only, "
+                                            f"not to the {self.loss} loss")
+        if self.data is not None and not isinstance(self.data, str):
+            raise ConfigError("data", f"must be a folder name, got {self.data!r}")
+        return self
+
+    def changes_from(self, other):
+        """{field: (other's value, this value)} for every setting that differs."""
+        return {f.name: (getattr(other, f.name), getattr(self, f.name)) for f in dataclasses.fields(self)
+                if getattr(other, f.name) != getattr(self, f.name)}
+
+    @classmethod
+    def from_dict(cls, settings):
+        """A validated TrainConfig from a saved dict; ValueError for unknown or bad settings."""
+        if not isinstance(settings, dict):
+            raise ValueError(f"the config must be a dict of settings, got {type(settings).__name__}")
+        unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"the config has settings this minigan does not know: {unknown}")
+        return cls(**settings).validate()
+
+
+def _check_choice(config, name, choices):
+    value = getattr(config, name)
+    if value not in choices:
+        raise ConfigError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _check_int(config, name, minimum, optional=False):
+    value = getattr(config, name)
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ConfigError(name, f"must be {kind}, got {value!r}")
+
+
+def _is_number(value):
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _check_positive(config, name, optional=False):
+    value = getattr(config, name)
+    if optional and value is None:
+        return
+    if not (_is_number(value) and value > 0):
+        raise ConfigError(name, f"must be a positive finite number, got {value!r}")
+
+
+def _check_number(config, name, ok, rule):
+    value = getattr(config, name)
+    if not (_is_number(value) and ok(value)):
+        raise ConfigError(name, f"{rule}, got {value!r}")

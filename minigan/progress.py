@@ -1,0 +1,89 @@
+"""What a long run shows and how it stops: a progress bar, and stop requests from signals.
+
+The bar is tqdm's (``tqdm.auto``: a widget in Jupyter, a line that fits the terminal
+elsewhere, with the steps per second and the time left), drawn only where someone watches
+(a terminal or a notebook). Log lines go through ``ProgressBar.write`` so they never tear it.
+
+``StopRequest`` turns Ctrl-C (SIGINT) and SIGTERM (what ``timeout``, ``docker stop`` and job
+schedulers send) into a request to stop after the current step; the trainer then saves a
+checkpoint and exits with 130 or 143. A second signal stops at once.
+"""
+import signal
+import sys
+
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class StopRequest:
+    """A context manager: ``requested`` becomes the signal number once SIGINT or SIGTERM arrives."""
+
+    def __init__(self):
+        self.requested = None
+        self._previous = {}
+
+    def __enter__(self):
+        for signum in EXIT_CODES:
+            try:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:                     # not the main thread: no signal handling
+                pass
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested is not None:             # a second signal stops at once
+            raise KeyboardInterrupt
+        self.requested = signum
+
+    @property
+    def exit_code(self):
+        """130 for SIGINT, 143 for SIGTERM (the shell's 128 + signal number), None when not stopped."""
+        return EXIT_CODES.get(self.requested)
+
+    def __exit__(self, *exc):
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+
+
+class ProgressBar:
+    """One bar over a run's steps, the epoch in its title and the live numbers after it.
+
+    Parameters
+    ----------
+    total : int
+        Steps in the whole run.
+    initial : int
+        Steps already done (a resumed run).
+    log : callable
+        Where ``write`` sends a line; it is called with the bar cleared.
+    enabled : bool or None
+        None: draw only on a terminal or in a notebook.
+    file : stream
+        Where the bar is drawn (default: stderr).
+    every_s : float
+        The least time between redraws.
+    """
+
+    def __init__(self, total, initial=0, log=print, enabled=None, file=None, every_s=0.2):
+        from tqdm.auto import tqdm
+        self.log = log
+        self._bar = tqdm(total=total, initial=initial, disable=None if enabled is None else not enabled,
+                         file=file if file is not None else sys.stderr, dynamic_ncols=True, leave=False,
+                         unit="step", mininterval=every_s)
+
+    def update(self, epoch, epochs, text):
+        """Advance one step; ``text`` is shown after the bar."""
+        self._bar.set_description(f"epoch {epoch}/{epochs}", refresh=False)
+        self._bar.set_postfix_str(text, refresh=False)
+        self._bar.update(1)
+
+    def write(self, line):
+        """Log ``line`` without tearing the bar."""
+        if self._bar.disable:
+            self.log(line)
+            return
+        with self._bar.external_write_mode():
+            self.log(line)
+
+    def close(self):
+        self._bar.close()

@@ -1,0 +1,131 @@
+"""A run folder belongs to one run: unique default names, no silent overwrites, one writer at a time.
+
+``RunFolder(path).check_writable()`` only looks (it writes nothing), so a run checks its folder
+with everything else before it writes a byte. ``claim()`` then creates the folder, takes an
+exclusive lock (``fcntl.flock`` on ``.minigan.lock``, released by the operating system even when
+the process is killed), and refuses a folder that already holds a run unless told to
+``overwrite`` it, in which case it removes that run's own files and nothing else.
+"""
+import errno
+import os
+import pathlib
+import time
+
+from .errors import RunFolderError
+
+# Every file a run writes: the only files --overwrite removes.
+OWN_FILES = ("config.json", "checkpoint.npz", "checkpoint.npz.tmp", "metrics.jsonl", "samples.png",
+             "real_samples.png", "curves.png", "progress.gif")
+OWN_PATTERNS = ("grid_epoch_*.png", "generator_epoch_*.npz", "generator_epoch_*.npz.tmp", "*.json.tmp")
+LOCK_NAME = ".minigan.lock"
+
+
+def new_run_path(root="runs"):
+    """A fresh folder ``<root>/<date>-<time>`` (``-2``, ``-3``... on a clash), created here and now.
+
+    Creating it is what makes the name unique: ``mkdir`` succeeds for exactly one process.
+    """
+    root = pathlib.Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 10_000):
+        path = root / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RunFolderError(f"{root}: could not find a free run folder name for {stamp} (pass --out DIR)")
+
+
+class RunFolder:
+    """The folder of one run; see the module docstring."""
+
+    def __init__(self, path=None, root="runs"):
+        self.given = path is not None                   # False: a new folder under root, named at claim()
+        self.path = pathlib.Path(path) if self.given else pathlib.Path(root)
+        self._lock = None
+
+    def __truediv__(self, name):
+        return self.path / name
+
+    def own_files(self):
+        """The files of a run in this folder (what --overwrite would remove), sorted."""
+        if not self.path.is_dir():
+            return []
+        found = {self.path / name for name in OWN_FILES if (self.path / name).exists()}
+        for pattern in OWN_PATTERNS:
+            found.update(self.path.glob(pattern))
+        return sorted(found)
+
+    def holds_run(self):
+        return bool(self.own_files())
+
+    def check_writable(self):
+        """RunFolderError unless the folder exists and is writable, or could be created; writes nothing."""
+        if self.path.exists() and not self.given:
+            if not self.path.is_dir() or not os.access(self.path, os.W_OK | os.X_OK):
+                raise RunFolderError(f"{self.path} is not a writable folder for new runs (pass --out DIR)")
+            return
+        if self.path.exists():
+            if not self.path.is_dir():
+                raise RunFolderError(f"--out {self.path} is a file, not a folder (choose another --out)")
+            if not os.access(self.path, os.W_OK | os.X_OK):
+                raise RunFolderError(f"--out {self.path} is not writable (choose another --out)")
+            return
+        parent = self.path.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise RunFolderError(f"--out {self.path} cannot be created: {parent} is not a writable folder "
+                                 "(choose another --out)")
+
+    def claim(self, overwrite=False, resuming=False):
+        """Create the folder, lock it, and make sure it holds no other run (see the module docstring)."""
+        try:
+            if not self.given:
+                self.path, self.given = new_run_path(self.path), True
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RunFolderError(f"--out {self.path} cannot be created: {error.strerror} (choose another --out)")
+        self._acquire_lock()
+        if resuming or not self.holds_run():
+            return self
+        if not overwrite:
+            self.release()
+            raise RunFolderError(
+                f"{self.path} already holds a run (continue it with --resume {self.path / 'checkpoint.npz'}, "
+                "replace it with --overwrite, or choose another --out)")
+        for path in self.own_files():
+            path.unlink()
+        return self
+
+    def _acquire_lock(self):
+        try:
+            import fcntl
+        except ImportError:                             # Windows: no advisory locks; one writer is on trust
+            return
+        handle = open(self.path / LOCK_NAME, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            handle.close()
+            if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise RunFolderError(f"{self.path} is in use by another minigan process "
+                                     "(wait for it to finish, or choose another --out)") from None
+            raise
+        self._lock = handle
+
+    def release(self):
+        """Give up the lock (the process's exit does the same)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        """Used as ``with folder.claim(): ...``: the lock is kept, unless the block failed."""
+        if kind is not None:
+            self.release()

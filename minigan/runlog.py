@@ -1,0 +1,73 @@
+"""The files a run writes into its folder: config, metrics, pictures, snapshots.
+
+``RunFiles`` is the one place that knows the names (the same list ``runfolder.OWN_FILES``
+gives to ``--overwrite``): ``config.json``, ``metrics.jsonl``, ``checkpoint.npz``,
+``real_samples.png`` (a grid of training images, beside the generated ones),
+``grid_epoch_NNN.png`` and ``generator_epoch_NNN.npz`` after each epoch (the newest
+``keep_snapshots`` of the snapshots are kept), and at the end ``samples.png``, ``curves.png``
+and, for a finished run, ``progress.gif``.
+"""
+import dataclasses
+import json
+import os
+import shutil
+
+import numpy as np
+
+from . import checkpoint, metrics, plots
+
+
+class RunFiles:
+    """Writes a run's files; creating it writes config.json (and, for a branch, the metrics so far)."""
+
+    def __init__(self, folder, config, keep_until_step=None, copy_from=None):
+        self.path = folder.path
+        self.checkpoint = self.path / "checkpoint.npz"
+        self.keep_snapshots = config.keep_snapshots
+        if copy_from is not None and (copy_from / "metrics.jsonl").exists():
+            shutil.copyfile(copy_from / "metrics.jsonl", self.path / "metrics.jsonl")
+        _write_text(self.path / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+        self.metrics = metrics.MetricsLog(self.path / "metrics.jsonl", keep_until_step=keep_until_step)
+
+    def write_real_samples(self, images, n):
+        """real_samples.png: ``n`` training images picked with a fixed seed."""
+        pick = np.sort(np.random.default_rng(0).choice(len(images), size=min(n, len(images)), replace=False))
+        plots.save_png(plots.image_grid(images[pick]), self.path / "real_samples.png")
+
+    def write_grid(self, picture, epoch):
+        plots.save_png(picture, self.path / f"grid_epoch_{epoch:03d}.png")
+
+    def write_snapshot(self, G, meta, epoch):
+        """generator_epoch_NNN.npz, then drop the snapshots older than the newest ``keep_snapshots``."""
+        if self.keep_snapshots == 0:
+            return
+        checkpoint.save_generator(self.path / f"generator_epoch_{epoch:03d}.npz", G, meta)
+        for old in sorted(self.path.glob("generator_epoch_*.npz"))[:-self.keep_snapshots]:
+            old.unlink()
+
+    def write_final(self, picture, loss, with_gif):
+        """samples.png, curves.png (when G has stepped) and progress.gif; returns the names written."""
+        plots.save_png(picture, self.path / "samples.png")
+        written = ["samples.png"]
+        records = metrics.read_metrics(self.path / "metrics.jsonl")
+        if any(r.get("loss_g") is not None for r in records):
+            plots.plot_curves(records, self.path / "curves.png", (loss.output_label, loss.fake_label))
+            written.append("curves.png")
+        frames = [plots.load_png(p) for p in sorted(self.path.glob("grid_epoch_*.png"))]
+        if with_gif and frames:
+            plots.save_gif(frames, self.path / "progress.gif")
+            written.append("progress.gif")
+        return written + ["metrics.jsonl", "config.json"]
+
+    def close(self):
+        self.metrics.close()
+
+
+def _write_text(path, text):
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
