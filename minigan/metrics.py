@@ -32,6 +32,20 @@ def layer_grad_norms(model):
             for i, layer in enumerate(model) if layer.parameters()}
 
 
+def nonfinite_state(networks):
+    """Names of the weights, BatchNorm statistics and optimizer moments that hold a NaN or an infinity.
+
+    ``networks``: {"G": (model, optimizer), ...}; the names read like "G 0.W" or "G's Adam v of 0.W".
+    """
+    named = []
+    for net, (model, opt) in networks.items():
+        named += [(f"{net} {name}", p.data) for name, p in model.named_parameters()]
+        named += [(f"{net} {name}", b) for name, b in model.named_buffers()]
+        for (name, _), state in zip(model.named_parameters(), opt.state):
+            named += [(f"{net}'s {type(opt).__name__} {key} of {name}", value) for key, value in state.items()]
+    return nonfinite(named)
+
+
 class MetricsLog:
     """Append-only JSON lines, one record (a dict of numbers) per line; flushed after every line.
 

@@ -1,13 +1,4 @@
-"""The GAN trainer: the alternating game, and a run in named phases.
-
-One iteration on a real batch x and fresh noise z (``gan_step``):
-
-1. D step, G fixed: fake = G(z); D backpropagates the real batch (``loss.d_loss_real``) and
-   then the fake batch (``loss.d_loss_fake``), adding into the same gradients; opt_d steps.
-   The fakes' gradient is never sent into G.
-2. G step, every ``d_steps``-th iteration: D scores the same fakes again; G's loss gradient
-   flows back through D into G (``G.backward(D.backward(d_fake))``) with D frozen, so D's
-   parameter gradients are neither computed nor changed; opt_g steps.
+"""The GAN trainer: a run in named phases, around the game of ``game.gan_step``.
 
 A run (``Run``) goes through phases, each a short method: ``start`` or ``resume`` (check
 everything, then claim the run folder), ``run_epoch`` (the steps of one pass over the data),
@@ -15,10 +6,11 @@ everything, then claim the run folder), ``run_epoch`` (the steps of one pass ove
 hold everything the next iteration depends on (weights, BatchNorm statistics, optimizer
 moments, both random generators and the position in the epoch), so a resumed run is
 bit-identical to one that never stopped. A loss, gradient norm, weight or optimizer moment
-that stops being finite ends the run with ``TrainingDiverged``, and such a state is never saved.
+that stops being finite ends the run with ``TrainingDiverged``, and such a state is never saved:
+losses and gradient norms are checked every step (they are read anyway), the weights and
+moments every ``log_every`` steps and before every save (one host read for all of them).
 """
 import dataclasses
-import hashlib
 import math
 import pathlib
 import time
@@ -28,6 +20,7 @@ import numpy as np
 from . import backend, checkpoint, data, losses, metrics, models, plots
 from .config import DEFAULT_LR_G, FIXED_ON_RESUME, TrainConfig
 from .errors import ConfigError, TrainingDiverged
+from .game import gan_step
 from .optim import Adam
 from .progress import ProgressBar, StopRequest
 from .runfolder import RunFolder
@@ -36,36 +29,6 @@ from .runlog import RunFiles
 
 # Settings that belong to one invocation and are not taken over from a checkpoint.
 PER_INVOCATION = ("backend", "max_steps")
-
-
-def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False):
-    """One iteration of the game (steps 1-2 of the module docstring); returns a dict of numbers."""
-    fake = G(z)                                    # G keeps its cache for the G step below
-    opt_d.zero_grad()
-    s_real = D(real)                               # step 1: the real batch, then the fake batch
-    loss_real, d_real = loss.d_loss_real(s_real)
-    D.backward(d_real)
-    s_fake = D(fake)
-    loss_fake, d_fake = loss.d_loss_fake(s_fake)
-    D.backward(d_fake)                             # the input gradient is dropped: G stays fixed
-    record = {"loss_d": loss_real + loss_fake, "d_real": float(loss.mean_output(s_real)),
-              "d_fake": float(loss.mean_output(s_fake)), "grad_norm_d": metrics.grad_norm(D.parameters())}
-    if layer_norms:
-        record["layer_norms_d"] = metrics.layer_grad_norms(D)
-    opt_d.step()
-    if update_g:                                   # step 2
-        opt_g.zero_grad()
-        loss_g, d_scores = loss.g_loss(D(fake))
-        D.freeze()                                 # G's pass computes no gradients for D's parameters
-        try:
-            G.backward(D.backward(d_scores))
-        finally:
-            D.unfreeze()
-        record.update(loss_g=loss_g, grad_norm_g=metrics.grad_norm(G.parameters()))
-        if layer_norms:
-            record["layer_norms_g"] = metrics.layer_grad_norms(G)
-        opt_g.step()
-    return record
 
 
 def train(config, overwrite=False, log=print, verbose=False):
@@ -256,15 +219,11 @@ class Run:
     def _meta(self, epoch, batch):
         return {"config": dataclasses.asdict(self.config), "epoch": epoch, "batch": batch, "step": self.step,
                 "data_rng": self.data_rng.bit_generator.state, "noise_rng": self.noise_rng.bit_generator.state,
-                "data": _fingerprint(self.images)}
+                "data": data.fingerprint(self.images)}
 
     def _check_state(self):
         """TrainingDiverged when a weight, a BatchNorm statistic or an Adam moment is NaN or infinite."""
-        named = [(f"G {k}", p.data) for k, p in self.G.named_parameters()]
-        named += [(f"D {k}", p.data) for k, p in self.D.named_parameters()]
-        named += [(f"{net}'s Adam {key} of {k}", s[key]) for net, model, opt in (("G", self.G, self.opt_g),
-                  ("D", self.D, self.opt_d)) for (k, _), s in zip(model.named_parameters(), opt.state) for key in s]
-        bad = metrics.nonfinite(named)
+        bad = metrics.nonfinite_state({"G": (self.G, self.opt_g), "D": (self.D, self.opt_d)})
         if bad:
             self._diverged(f"{bad[0]} became non-finite by step {self.step} (epoch {self.epoch + 1})"
                            + (f" and {len(bad) - 1} more arrays" if len(bad) > 1 else ""))
@@ -338,10 +297,6 @@ def _load_images(config):
     return images
 
 
-def _fingerprint(images):
-    return {"n": int(len(images)), "sha1": hashlib.sha1(np.ascontiguousarray(images).tobytes()).hexdigest()}
-
-
 def _parent(path):
     return pathlib.Path(path).parent
 
@@ -369,7 +324,11 @@ def _restore_position(run, saved, old):
     if config.seed != old.seed:                    # fresh data order and noise from the new seed
         run.data_rng, run.noise_rng = _rngs(config.seed, run.step)
         run.batches.rng = run.data_rng
-    if meta.get("data") != _fingerprint(run.images) and run.perm is not None:
+    if "data" in meta:
+        changed = meta["data"] != data.fingerprint(run.images)
+    else:                                          # a checkpoint from before fingerprints: compare sizes
+        changed = run.perm is not None and len(run.perm) != len(run.images)
+    if changed and run.perm is not None:
         run.log(f"minigan: the training data changed; epoch {run.epoch + 1} starts again in a new order")
         run.perm, run.batch = None, 0
     elif config.batch_size != old.batch_size:      # same images seen so far, counted in the new batches

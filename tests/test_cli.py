@@ -1,73 +1,379 @@
+"""The installed ``minigan`` command, run in a subprocess the way a user (or a careless one) runs it.
+
+Every expected failure must be one line on stderr, ``minigan <command>: ...``, with exit code 2
+(bad input), 3 (divergence) or 130 / 143 (interruption), and must change nothing of an earlier run.
+"""
+import gzip
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import signal
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pytest
 
+import minigan as mg
+import minigan.cli  # noqa: F401  (the command line is not imported by the package)
 
-def _run(*args):
-    return subprocess.run([sys.executable, "-m", "minigan", *args], capture_output=True, text=True, timeout=600)
+TINY = ["--model", "mlp", "--limit", "64", "--batch-size", "16", "--log-every", "1000", "--keep-snapshots", "1"]
 
 
-def test_help_lists_the_commands_and_options():
+def _command():
+    installed = pathlib.Path(sys.executable).parent / "minigan"
+    return [str(installed)] if installed.exists() else [sys.executable, "-m", "minigan"]
+
+
+def _run(*args, cwd=None, env=None, **kwargs):
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run(_command() + [str(a) for a in args], capture_output=True, text=True, timeout=600,
+                          cwd=cwd, env=full_env, **kwargs)
+
+
+def _one_line(out, code, *phrases):
+    """The command failed with ``code`` and said so in exactly one line naming each phrase."""
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == code, out.stderr
+    assert len(lines) == 1 and lines[0].startswith("minigan "), out.stderr
+    assert "Traceback" not in out.stderr
+    for phrase in phrases:
+        assert phrase in lines[0], lines[0]
+    return lines[0]
+
+
+def _snapshot(folder):
+    """{name: sha1} of every file in a folder, to show that nothing changed."""
+    return {p.name: hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(pathlib.Path(folder).iterdir())}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished 2-epoch MLP run (16 steps), shared by the tests that only read it."""
+    run = tmp_path_factory.mktemp("runs") / "run"
+    out = _run("train", *TINY, "--epochs", "2", "--out", run)
+    assert out.returncode == 0, out.stderr
+    return run
+
+
+@pytest.fixture
+def run_copy(finished_run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(finished_run, copy)
+    return copy
+
+
+# -- conventions -------------------------------------------------------------------------------
+def test_help_version_and_every_option_has_a_sentence_and_a_default():
     out = _run("--help")
-    assert out.returncode == 0 and "train" in out.stdout and "sample" in out.stdout and "gradcheck" in out.stdout
-    out = _run("train", "--help")
-    for option in ["--model", "--loss", "--epochs", "--batch-size", "--lr-g", "--lr-d", "--beta1", "--d-steps",
-                   "--seed", "--data", "--out", "--backend", "--resume"]:
-        assert option in out.stdout
+    assert out.returncode == 0 and all(c in out.stdout for c in ("train", "sample", "gradcheck"))
+    out = _run("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"minigan {mg.__version__}"
+    parser = mg.cli.build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]
+    options = [a for a in train._actions if a.option_strings and a.dest != "help"]
+    for field in mg.config.TrainConfig.__dataclass_fields__:
+        assert any(a.dest == field for a in options), field
+    for action in options:
+        assert action.help and action.help[0].isupper() and "." in action.help, action.option_strings
+        takes_value = action.nargs != 0
+        if takes_value and action.dest not in ("resume",):
+            assert "default" in action.help, action.option_strings
+
+
+def test_gradcheck_command_with_a_backend():
+    out = _run("gradcheck", "--backend", "numpy")
+    assert out.returncode == 0 and "all gradients match" in out.stdout and "backend numpy" in out.stdout
 
 
 @pytest.mark.slow
 def test_train_then_sample_from_the_command_line(tmp_path):
     run = tmp_path / "run"
-    out = _run("train", "--model", "mlp", "--limit", "64", "--batch-size", "32", "--epochs", "1",
-               "--out", str(run), "--log-every", "1")
+    out = _run("train", *TINY, "--epochs", "1", "--out", run)
     assert out.returncode == 0, out.stderr
-    assert "step 1 | loss_d" in out.stdout and "ms/step" in out.stdout and "epoch 1/1" in out.stdout
-    assert (run / "samples.png").exists() and (run / "checkpoint.npz").exists()
-    grid = tmp_path / "grid.png"
-    out = _run("sample", "--checkpoint", str(run / "checkpoint.npz"), "--n", "16", "--out", str(grid))
+    assert "epoch 1/1" in out.stdout and "tune" not in out.stdout      # the malloc line only with --verbose
+    for name in ("samples.png", "real_samples.png", "checkpoint.npz", "generator_epoch_001.npz", "curves.png"):
+        assert (run / name).exists(), name
+    grid = tmp_path / "new" / "folder" / "grid.png"
+    out = _run("sample", "--checkpoint", run / "checkpoint.npz", "--n", "12", "--nrow", "4", "--out", grid,
+               "--each", tmp_path / "each")
     assert out.returncode == 0, out.stderr
-    assert grid.read_bytes()[:4] == b"\x89PNG"
+    assert mg.plots.load_png(grid).shape == (2 * (3 * 30 + 2), 2 * (4 * 30 + 2))
+    assert sorted(p.name for p in (tmp_path / "each").iterdir())[:2] == ["sample_00000.png", "sample_00001.png"]
+    assert mg.plots.load_png(tmp_path / "each" / "sample_00011.png").shape == (28, 28)
+    out = _run("sample", "--checkpoint", run / "generator_epoch_001.npz", "--interpolate", "5", "--n", "10",
+               "--out", tmp_path / "walk.png")
+    assert out.returncode == 0, out.stderr
+    assert mg.plots.load_png(tmp_path / "walk.png").shape == (2 * (2 * 30 + 2), 2 * (5 * 30 + 2))
 
 
-def test_gradcheck_command():
-    out = _run("gradcheck")
-    assert out.returncode == 0 and "all gradients match" in out.stdout
+# -- 1. a run folder belongs to one run ------------------------------------------------------
+def test_a_second_run_into_the_same_folder_is_refused_and_changes_nothing(run_copy):
+    before = _snapshot(run_copy)
+    out = _run("train", *TINY, "--epochs", "1", "--out", run_copy)
+    _one_line(out, 2, "already holds a run", "--resume", "--overwrite")
+    out = _run("train", *TINY, "--batch-size", "10000", "--out", run_copy, "--overwrite")
+    _one_line(out, 2, "--batch-size", "10000")
+    assert _snapshot(run_copy) == before
 
 
-def test_bad_data_directory_is_a_clear_error(tmp_path):
-    out = _run("train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"))
-    assert out.returncode == 2 and "is not a directory" in out.stderr
-
-
-def test_bad_choice_is_rejected_by_argparse():
-    out = _run("train", "--loss", "l1")
-    assert out.returncode == 2 and "invalid choice: 'l1'" in out.stderr
+def test_overwrite_removes_only_the_runs_own_files(run_copy):
+    (run_copy / "notes.txt").write_text("mine")
+    (run_copy / "grid_epoch_007.png").write_bytes((run_copy / "grid_epoch_001.png").read_bytes())
+    out = _run("train", *TINY, "--epochs", "1", "--out", run_copy, "--overwrite")
+    assert out.returncode == 0, out.stderr
+    assert (run_copy / "notes.txt").read_text() == "mine"
+    assert not (run_copy / "grid_epoch_007.png").exists() and not (run_copy / "grid_epoch_002.png").exists()
+    assert [json.loads(line)["step"] for line in (run_copy / "metrics.jsonl").read_text().splitlines()][-1] == 4
 
 
 @pytest.mark.slow
-def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path):
-    import json
-    import signal
-    import time
+def test_runs_started_together_without_out_get_their_own_folders(tmp_path):
+    args = _command() + ["train", *TINY, "--max-steps", "2"]
+    processes = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(3)]
+    for p in processes:
+        _, stderr = p.communicate(timeout=300)
+        assert p.returncode == 0, stderr
+    folders = sorted((tmp_path / "runs").iterdir())
+    assert len(folders) == 3
+    for folder in folders:
+        steps = [json.loads(line)["step"] for line in (folder / "metrics.jsonl").read_text().splitlines()]
+        assert steps == [1, 2]
+
+
+# -- 2. a diverged run never passes for a finished one ---------------------------------------
+@pytest.mark.parametrize("lr", ["1e8", "1e6"])
+def test_a_diverging_run_exits_3_with_valid_json_and_no_bad_checkpoint(tmp_path, lr):
+    run = tmp_path / "run"
+    out = _run("train", *TINY, "--epochs", "3", "--lr-g", lr, "--lr-d", lr, "--out", run)
+    line = _one_line(out, 3, "diverged", "--lr-g", "--lr-d", "--loss")
+    assert "RuntimeWarning" not in out.stderr and "finished" not in out.stdout
+    records = [json.loads(text) for text in (run / "metrics.jsonl").read_text().splitlines()]
+    assert records and "Infinity" not in (run / "metrics.jsonl").read_text()
+    if (run / "checkpoint.npz").exists():
+        assert str(run / "checkpoint.npz") in line
+        saved = mg.checkpoint.load_checkpoint(run / "checkpoint.npz")
+        assert all(np.isfinite(a).all() for a in saved["arrays"].values() if a.dtype.kind == "f")
+
+
+# -- 3. every expected failure is one line ----------------------------------------------------
+def _renamed_npy(tmp_path):
+    path = tmp_path / "weights.npz"
+    with open(path, "wb") as f:
+        np.save(f, np.zeros(3))
+    return path
+
+
+def _random_bytes(tmp_path):
+    path = tmp_path / "random.npz"
+    path.write_bytes(np.random.default_rng(0).bytes(2000))
+    return path
+
+
+def _bad_meta(meta):
+    def make(tmp_path):
+        path = tmp_path / "meta.npz"
+        np.savez(path, meta=np.array(json.dumps(meta)))
+        return path
+    return make
+
+
+@pytest.mark.parametrize("make, phrases", [
+    (lambda tmp_path: tmp_path / "missing.npz", ["missing.npz", "no such checkpoint"]),
+    (_renamed_npy, ["weights.npz", "not a minigan checkpoint"]),
+    (_random_bytes, ["random.npz", "not a minigan checkpoint"]),
+    (_bad_meta({"format": "minigan-checkpoint-1"}), ["malformed metadata", "config"]),
+    (_bad_meta({"format": "minigan-checkpoint-1", "config": {"model": "mlp"}, "epoch": "1", "batch": 0,
+                "step": 0}), ["malformed metadata", "epoch"]),
+    (_bad_meta([1, 2]), ["unknown checkpoint format"]),
+    (_bad_meta({"format": "minigan-checkpoint-1", "kind": "generator", "config": {"model": "gan"}, "epoch": 0,
+                "batch": 0, "step": 0}), ["malformed config", "model"]),
+])
+def test_sample_failures_are_one_line(tmp_path, make, phrases):
+    out = _run("sample", "--checkpoint", make(tmp_path), "--out", tmp_path / "s.png")
+    line = _one_line(out, 2, *phrases)
+    assert "pickle" not in line and not (tmp_path / "s.png").exists()
+
+
+def test_a_checkpoint_of_another_model_is_one_line_and_leaves_nothing_behind(finished_run, tmp_path):
+    G, D = mg.models.build("mlp")
+    saved = mg.checkpoint.load_checkpoint(finished_run / "checkpoint.npz")
+    saved["arrays"]["G/0.W"] = saved["arrays"]["G/0.W"][:5]
+    path = tmp_path / "cut.npz"
+    np.savez(path, **saved["arrays"], meta=np.array(json.dumps(saved["meta"])))
+    out = _run("sample", "--checkpoint", path, "--out", tmp_path / "s.png")
+    _one_line(out, 2, "cut.npz", "does not fit", "0.W")
+
+
+@pytest.mark.parametrize("args, env, phrases", [
+    (["--lr-d", "-1"], {}, ["--lr-d", "-1"]),
+    (["--lr-g", "nan"], {}, ["--lr-g", "nan"]),
+    (["--seed", "-1"], {}, ["--seed", "-1"]),
+    (["--max-steps", "0"], {}, ["--max-steps", "0"]),
+    (["--beta1", "1.5"], {}, ["--beta1", "[0, 1)"]),
+    (["--loss", "hinge", "--real-label", "0.9"], {}, ["--real-label", "hinge"]),
+    (["--z-dim", "1000000000"], {}, ["--z-dim", "memory"]),
+    (["--data", "nowhere"], {}, ["nowhere", "is not a directory"]),
+    ([], {"MINIGAN_BACKEND": "foo"}, ["MINIGAN_BACKEND", "'foo'"]),
+    (["--out", "/proc/minigan-cannot-be-here"], {}, ["--out", "cannot be created"]),
+])
+def test_bad_training_input_is_one_line_and_writes_nothing(tmp_path, args, env, phrases):
+    out = _run("train", *TINY, "--out", tmp_path / "run", *args, env=env)
+    _one_line(out, 2, *phrases)
+    assert not (tmp_path / "run").exists()
+
+
+def test_out_that_is_a_file_or_inside_one(tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    _one_line(_run("train", *TINY, "--out", a_file), 2, "is a file, not a folder")
+    _one_line(_run("train", *TINY, "--out", a_file / "run"), 2, "cannot be created")
+    assert a_file.read_text() == "x"
+
+
+def test_cupy_backend_without_cupy_is_one_line(tmp_path):
+    if shutil.which("nvidia-smi") or _importable("cupy"):
+        pytest.skip("CuPy is installed here")
+    _one_line(_run("train", *TINY, "--backend", "cupy", "--out", tmp_path / "run"), 2, "CuPy is not installed",
+              "pip install")
+    _one_line(_run("gradcheck", "--backend", "cupy"), 2, "CuPy is not installed")
+
+
+def _importable(name):
+    import importlib.util
+    return importlib.util.find_spec(name) is not None
+
+
+def test_bad_data_files_are_one_line(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03")[:-6] + b"broken")
+    mg.data.write_idx(data / "train-labels-idx1-ubyte", np.zeros(4, np.uint8))
+    _one_line(_run("train", *TINY, "--data", data, "--out", tmp_path / "run"), 2, "train-images-idx3-ubyte.gz",
+              "corrupt gzip")
+    mg.data.write_idx(data / "train-images-idx3-ubyte.gz", np.zeros((40, 32, 32), np.uint8))
+    mg.data.write_idx(data / "train-labels-idx1-ubyte", np.zeros(40, np.uint8))
+    _one_line(_run("train", *TINY, "--data", data, "--out", tmp_path / "run"), 2, "32x32", "28x28")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="uses RLIMIT_FSIZE to make the disk 'full'")
+def test_a_full_disk_during_a_save_is_one_line_and_leaves_no_partial_file(tmp_path):
+    import resource
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
 
     run = tmp_path / "run"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "minigan", "train", "--model", "mlp", "--limit", "256", "--batch-size", "16",
-         "--epochs", "1000", "--out", str(run), "--log-every", "1000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = _run("train", *TINY, "--epochs", "1", "--out", run, preexec_fn=small_disk)
+    _one_line(out, 2, "checkpoint.npz", "disk full")
+    assert not list(run.glob("*.tmp")) and not (run / "checkpoint.npz").exists()
+
+
+def test_d_steps_longer_than_the_run_still_finishes(tmp_path):
+    out = _run("train", *TINY, "--limit", "32", "--epochs", "1", "--d-steps", "10", "--out", tmp_path / "run")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "run" / "samples.png").exists()
+
+
+# -- 4. --resume does what the user typed -----------------------------------------------------
+def test_resume_applies_the_flags_typed_and_refuses_shape_changes(run_copy):
+    before = _snapshot(run_copy)
+    _one_line(_run("train", "--resume", run_copy / "checkpoint.npz"), 2, "already trained 2 epochs",
+              "nothing to do", "--epochs")
+    _one_line(_run("train", "--resume", run_copy / "checkpoint.npz", "--epochs", "3", "--model", "dcgan"), 2,
+              "--model", "cannot change when resuming")
+    _one_line(_run("train", "--resume", run_copy / "checkpoint.npz", "--epochs", "3", "--z-dim", "8"), 2, "--z-dim")
+    assert _snapshot(run_copy) == before
+    out = _run("train", "--resume", run_copy / "checkpoint.npz", "--epochs", "3", "--lr-d", "1e-4", "--loss",
+               "hinge", "--batch-size", "8")
+    assert out.returncode == 0, out.stderr
+    for phrase in ("resuming with lr_d 0.0001 (was 0.0002)", "resuming with loss hinge (was nonsaturating)",
+                   "resuming with batch_size 8 (was 16)", "resuming with epochs 3 (was 2)"):
+        assert phrase in out.stdout
+    config = json.loads((run_copy / "config.json").read_text())
+    assert (config["lr_d"], config["loss"], config["batch_size"], config["epochs"]) == (1e-4, "hinge", 8, 3)
+    saved = mg.checkpoint.load_checkpoint(run_copy / "checkpoint.npz")
+    assert saved["meta"]["optimizers"]["opt_d"]["hyperparameters"]["lr"] == 1e-4
+    assert saved["meta"]["step"] == 8 + 8                     # 2 epochs of 4 steps + 1 epoch of 8
+
+
+def test_resume_without_epochs_finishes_the_runs_own_epochs(tmp_path):
+    run = tmp_path / "run"
+    assert _run("train", *TINY, "--epochs", "2", "--max-steps", "3", "--out", run).returncode == 0
+    out = _run("train", "--resume", run / "checkpoint.npz")
+    assert out.returncode == 0, out.stderr
+    assert mg.checkpoint.load_checkpoint(run / "checkpoint.npz")["meta"]["epoch"] == 2
+
+
+def test_resume_with_the_data_moved_and_a_torn_metrics_line(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    images, labels = mg.data.load_mnist(limit=64)
+    mg.data.write_idx(data / "train-images-idx3-ubyte", (images[:, 0] * 255).round().astype(np.uint8))
+    mg.data.write_idx(data / "train-labels-idx1-ubyte", labels.astype(np.uint8))
+    run = tmp_path / "run"
+    assert _run("train", *TINY, "--epochs", "2", "--max-steps", "6", "--data", data, "--out", run).returncode == 0
+    data.rename(tmp_path / "moved")
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write('{"loss_d": 0.5, "st')                         # a crash in the middle of a line
+    _one_line(_run("train", "--resume", run / "checkpoint.npz"), 2, "data", "not a directory")
+    out = _run("train", "--resume", run / "checkpoint.npz", "--data", tmp_path / "moved")
+    assert out.returncode == 0, out.stderr
+    assert "resuming with data" in out.stdout
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 9))
+
+
+# -- 5. interruptions --------------------------------------------------------------------------
+def _start_long_run(run):
+    process = subprocess.Popen(_command() + ["train", *TINY, "--limit", "256", "--epochs", "1000", "--out", str(run)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = run / "metrics.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 20):
         time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
+    return process
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_run_saves_its_pictures_and_resumes(tmp_path, signum, code):
+    run = tmp_path / "run"
+    process = _start_long_run(run)
+    process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
-    assert "interrupted at step" in stdout and "--resume" in stdout
-    steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
-    out = _run("train", "--resume", str(run / "checkpoint.npz"), "--epochs", str(steps[-1] // 16 + 2))
+    assert process.returncode == code, stderr
+    assert "interrupted at step" in stdout and "--resume" in stdout and "Traceback" not in stderr
+    assert (run / "samples.png").exists() and (run / "curves.png").exists()
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    out = _run("train", "--resume", run / "checkpoint.npz", "--epochs", str(steps[-1] // 16 + 2))
     assert out.returncode == 0, out.stderr
-    assert "resumed from" in out.stdout and (run / "samples.png").exists()
-    resumed = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
+    assert "resumed from" in out.stdout
+    resumed = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert resumed == list(range(1, len(resumed) + 1)) and len(resumed) > len(steps)
+
+
+def test_ctrl_c_during_start_up_is_one_line(monkeypatch, capsys, tmp_path):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mg.data, "load_mnist", interrupted)
+    assert mg.cli.main(["train", "--out", str(tmp_path / "run")]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("minigan train: interrupted")
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unreadable_data_file_is_one_line(monkeypatch, capsys, tmp_path):
+    def unreadable(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(mg.data, "read_idx", unreadable)
+    assert mg.cli.main(["train", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "images-idx3-ubyte" in err[0] and "Permission denied" in err[0]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import minigan as mg
+import minigan.errors  # noqa: F401
 from minigan.checkpoint import CheckpointError, load_checkpoint
 from minigan.train import TrainConfig, TrainingDiverged, gan_step, resume, train
 
@@ -173,3 +174,58 @@ def test_progress_bar_draws_only_on_a_terminal():
     quiet.update(1, 2, "x")
     quiet.close()
     assert pipe.getvalue() == ""
+
+
+def test_a_non_finite_adam_moment_stops_the_run_at_the_next_check(tmp_path, monkeypatch):
+    real_step = mg.optim.Adam.step
+    calls = []
+
+    def poisoned_step(self):                                  # G's v overflows at step 6; losses stay finite
+        real_step(self)
+        calls.append(1)
+        if len(calls) == 2 * 6:
+            self.state[0]["v"][0, 0] = np.inf
+
+    monkeypatch.setattr(mg.optim.Adam, "step", poisoned_step)
+    with pytest.raises(TrainingDiverged, match=r"G's Adam v of 0.W became non-finite by step 6 .*"
+                                               r"last good checkpoint is .*checkpoint.npz \(step 4\).*--resume"):
+        train(_config(tmp_path), log=_quiet)
+    saved = load_checkpoint(tmp_path / "run" / "checkpoint.npz")
+    assert saved["meta"]["step"] == 4
+    assert all(np.isfinite(a).all() for a in saved["arrays"].values() if a.dtype.kind == "f")
+
+
+def test_a_resume_into_another_folder_branches_the_run(tmp_path):
+    first = train(_config(tmp_path, epochs=1), log=_quiet)
+    before = (first["out"] / "metrics.jsonl").read_text()
+    branch = resume(first["checkpoint"], {"epochs": 2, "out": str(tmp_path / "branch"), "lr_d": 1e-4}, log=_quiet)
+    assert branch["out"] == tmp_path / "branch" and branch["step"] == 8
+    assert (first["out"] / "metrics.jsonl").read_text() == before
+    steps = [json.loads(line)["step"] for line in (tmp_path / "branch" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 9))
+
+
+def test_resume_with_another_batch_size_continues_where_it_stopped(tmp_path):
+    stopped = train(_config(tmp_path, max_steps=3), log=_quiet)              # 3 batches of 16 in epoch 1
+    logged = []
+    resumed = resume(stopped["checkpoint"], {"batch_size": 8}, log=logged.append)
+    assert "minigan: resuming with batch_size 8 (was 16)" in logged
+    assert any("epoch 1, batch 6" in line for line in logged)               # 48 images = 6 batches of 8
+    assert resumed["epoch"] == 2 and resumed["step"] == 3 + 2 + 8
+
+
+def test_resume_refuses_what_cannot_change(tmp_path):
+    result = train(_config(tmp_path, epochs=1), log=_quiet)
+    before = result["checkpoint"].read_bytes()
+    with pytest.raises(mg.errors.ConfigError, match="z_dim cannot change when resuming"):
+        resume(result["checkpoint"], {"z_dim": 8, "epochs": 2}, log=_quiet)
+    with pytest.raises(mg.errors.ConfigError, match="already trained 1 epochs: nothing to do"):
+        resume(result["checkpoint"], log=_quiet)
+    assert result["checkpoint"].read_bytes() == before
+
+
+def test_a_float32_run_logs_plain_numbers_and_real_samples(tmp_path):
+    result = train(_config(tmp_path, epochs=1, layer_norms=True), log=_quiet)
+    record = json.loads((result["out"] / "metrics.jsonl").read_text().splitlines()[-1])
+    assert all(isinstance(v, (int, float)) for k, v in record.items() if not k.startswith("layer_norms"))
+    assert mg.plots.load_png(result["out"] / "real_samples.png").shape == (2 * (4 * 30 + 2), 2 * (4 * 30 + 2))

@@ -1,0 +1,42 @@
+"""The alternating game of a GAN: one iteration, D's step then G's, with hand-written gradients.
+
+One iteration on a real batch x and fresh noise z (``gan_step``):
+
+1. D step, G fixed: fake = G(z); D backpropagates the real batch (``loss.d_loss_real``) and
+   then the fake batch (``loss.d_loss_fake``), adding into the same gradients; opt_d steps.
+   The fakes' gradient is never sent into G.
+2. G step, every ``d_steps``-th iteration: D scores the same fakes again; G's loss gradient
+   flows back through D into G (``G.backward(D.backward(d_fake))``) with D frozen, so D's
+   parameter gradients are neither computed nor changed; opt_g steps.
+"""
+from . import metrics
+
+
+def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False):
+    """One iteration of the game (steps 1-2 of the module docstring); returns a dict of numbers."""
+    fake = G(z)                                    # G keeps its cache for the G step below
+    opt_d.zero_grad()
+    s_real = D(real)                               # step 1: the real batch, then the fake batch
+    loss_real, d_real = loss.d_loss_real(s_real)
+    D.backward(d_real)
+    s_fake = D(fake)
+    loss_fake, d_fake = loss.d_loss_fake(s_fake)
+    D.backward(d_fake)                             # the input gradient is dropped: G stays fixed
+    record = {"loss_d": loss_real + loss_fake, "d_real": float(loss.mean_output(s_real)),
+              "d_fake": float(loss.mean_output(s_fake)), "grad_norm_d": metrics.grad_norm(D.parameters())}
+    if layer_norms:
+        record["layer_norms_d"] = metrics.layer_grad_norms(D)
+    opt_d.step()
+    if update_g:                                   # step 2
+        opt_g.zero_grad()
+        loss_g, d_scores = loss.g_loss(D(fake))
+        D.freeze()                                 # G's pass computes no gradients for D's parameters
+        try:
+            G.backward(D.backward(d_scores))
+        finally:
+            D.unfreeze()
+        record.update(loss_g=loss_g, grad_norm_g=metrics.grad_norm(G.parameters()))
+        if layer_norms:
+            record["layer_norms_g"] = metrics.layer_grad_norms(G)
+        opt_g.step()
+    return record

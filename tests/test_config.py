@@ -1,0 +1,50 @@
+"""TrainConfig: every setting checked by name, and the command line's options built from its fields."""
+import dataclasses
+
+import pytest
+
+from minigan.config import TrainConfig
+from minigan.errors import ConfigError
+
+
+@pytest.mark.parametrize("overrides, field, message", [
+    (dict(model="vae"), "model", "must be one of dcgan, mlp"),
+    (dict(loss="l1"), "loss", "must be one of"),
+    (dict(epochs=0), "epochs", "must be a positive int"),
+    (dict(batch_size=True), "batch_size", "must be a positive int"),
+    (dict(seed=-1), "seed", "must be an int >= 0"),
+    (dict(max_steps=0), "max_steps", "must be a positive int"),
+    (dict(limit=0), "limit", "must be a positive int"),
+    (dict(lr_d=-1.0), "lr_d", "must be a positive finite number, got -1.0"),
+    (dict(lr_g=float("inf")), "lr_g", "must be a positive finite number"),
+    (dict(beta1=1.0), "beta1", r"must be in \[0, 1\)"),
+    (dict(beta2="0.9"), "beta2", r"must be in \[0, 1\)"),
+    (dict(clip_value=0.0), "clip_value", "must be a positive finite number"),
+    (dict(real_label=0.0), "real_label", r"must be in \(0, 1\]"),
+    (dict(loss="hinge", real_label=0.9), "real_label", "applies to minimax, nonsaturating only"),
+    (dict(keep_snapshots=-1), "keep_snapshots", "must be an int >= 0"),
+    (dict(backend="jax"), "backend", "must be one of numpy, cupy"),
+])
+def test_each_bad_setting_is_named(overrides, field, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        TrainConfig(**overrides).validate()
+    assert info.value.field == field and str(info.value).startswith(f"TrainConfig: {field} ")
+
+
+def test_defaults_and_the_models_learning_rate():
+    assert TrainConfig().validate().lr_g == 2e-4
+    assert TrainConfig(model="mlp").validate().lr_g == 1e-3
+    assert TrainConfig(model="mlp", lr_g=5e-4).validate().lr_g == 5e-4
+
+
+def test_every_field_has_help():
+    for field in dataclasses.fields(TrainConfig):
+        assert field.metadata["help"].endswith("."), field.name
+
+
+def test_changes_and_from_dict():
+    a, b = TrainConfig(), TrainConfig(lr_d=1e-4, epochs=3)
+    assert b.changes_from(a) == {"lr_d": (2e-4, 1e-4), "epochs": (15, 3)}
+    assert TrainConfig.from_dict(dataclasses.asdict(b)).lr_d == 1e-4
+    with pytest.raises(ValueError, match=r"does not know: \['colour'\]"):
+        TrainConfig.from_dict({"colour": "blue"})

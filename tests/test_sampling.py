@@ -1,0 +1,45 @@
+"""Images from a checkpoint: generate (what sample draws and eval scores), latent walks, and the files."""
+import numpy as np
+import pytest
+
+import minigan as mg
+from minigan.errors import ConfigError
+from minigan.sampling import generate, interpolate, sample, slerp
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "run"
+    config = mg.train.TrainConfig(model="mlp", epochs=1, batch_size=16, limit=32, out=str(out), n_samples=4)
+    return mg.train.train(config, log=lambda *_: None)["checkpoint"]
+
+
+def test_generate_is_deterministic_and_matches_the_generator(ckpt):
+    a, b = generate(ckpt, 5, seed=3), generate(ckpt, 5, seed=3)
+    assert a.shape == (5, 1, 28, 28) and a.dtype == np.float32 and np.array_equal(a, b)
+    assert 0.0 <= a.min() and a.max() <= 1.0
+    assert not np.array_equal(a, generate(ckpt, 5, seed=4))
+    G, z_dim = mg.sampling.load_generator(ckpt)
+    z = np.random.default_rng(3).standard_normal((5, z_dim)).astype(np.float32)
+    np.testing.assert_array_equal(a, G(z))
+    np.testing.assert_allclose(generate(ckpt, 300, seed=3)[:5], a, atol=1e-6)   # chunks: BLAS rounding only
+    with pytest.raises(ConfigError, match="n must be a positive int"):
+        generate(ckpt, 0)
+
+
+def test_slerp_ends_at_its_endpoints_and_keeps_the_norm_of_orthogonal_unit_vectors():
+    z0, z1 = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    path = slerp(z0, z1, np.linspace(0, 1, 5))
+    np.testing.assert_allclose(path[0], z0, atol=1e-12)
+    np.testing.assert_allclose(path[-1], z1, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(path, axis=1), 1.0)
+    np.testing.assert_allclose(slerp(z0, z0, [0.5])[0], z0)
+
+
+def test_interpolate_and_sample_files(ckpt, tmp_path):
+    walk = interpolate(ckpt, rows=2, steps=4)
+    assert walk.shape == (8, 1, 28, 28)
+    written = sample(ckpt, n=6, out=tmp_path / "a" / "b.png", nrow=3, each=tmp_path / "each")
+    assert written[0].exists() and len(list((tmp_path / "each").iterdir())) == 6
+    with pytest.raises(ConfigError, match="steps must be an int >= 2"):
+        interpolate(ckpt, rows=1, steps=1)
