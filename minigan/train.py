@@ -155,7 +155,7 @@ class Run:
         self.epoch_records, self.epoch_started = [], time.perf_counter()
         for real in self.batches.epoch(self.perm, self.batch):
             self.one_step(real)
-            bar.update(self.epoch + 1, config.epochs, self._live(self.record))
+            bar.update(self.epoch + 1, config.epochs, self._short(self.record))
             if self.step % config.log_every == 0:
                 self._check_state()
                 bar.write(f"step {self.step} | {self._live(self.record)}")
@@ -244,6 +244,10 @@ class Run:
         loss_g = "-" if record.get("loss_g") is None else f"{record['loss_g']:.3f}"
         return (f"loss_d {record['loss_d']:.3f} | loss_g {loss_g} | {self.loss.output_label} "
                 f"{record['d_real']:.2f} | {self.loss.fake_label} {record['d_fake']:.2f}")
+
+    def _short(self, record):
+        loss_g = "-" if record.get("loss_g") is None else f"{record['loss_g']:.2f}"
+        return f"loss_d {record['loss_d']:.2f} loss_g {loss_g}"
 
     def _live(self, record):
         return f"{self._format(record)} | {record['ms']:.1f} ms/step"

@@ -43,6 +43,11 @@ def numerical_gradient(f, x, eps=1e-6):
     return backend.xp_of(x).asarray(g)
 
 
+def _max_abs(a):
+    """max|a| as a float, 0.0 for an empty array, on the host (CuPy's max has no ``initial=``)."""
+    return float(np.abs(backend.to_numpy(a)).max(initial=0.0))
+
+
 def rel_error(a, b, scale=None):
     """Normwise relative error max|a - b| / scale, scale defaulting to max(max|a|, max|b|); 0.0 if scale is 0.
 
@@ -127,7 +132,7 @@ def check_layer(layer, x, seed=0, eps=1e-6, rtol=1e-5, atol=1e-6, method="elemen
             pairs.append((name, *_directional_derivatives(objective, value, analytic, eps, rng, n_directions)))
     for name, analytic, numeric in pairs:
         assert_gradients_close(name, analytic, numeric, rtol, atol, label)
-    scale = max(max(float(abs(a).max(initial=0.0)), float(abs(n).max(initial=0.0))) for _, a, n in pairs)
+    scale = max(max(_max_abs(a), _max_abs(n)) for _, a, n in pairs)
     errors = {name: rel_error(analytic, numeric, scale) for name, analytic, numeric in pairs}
     if verbose:
         for name, error in errors.items():
