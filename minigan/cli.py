@@ -82,13 +82,47 @@ def _gradcheck_parser(sub):
                    "the MINIGAN_BACKEND variable).")
 
 
+def _classifier_parser(sub):
+    p = sub.add_parser("train-classifier", help="train the digit classifier that the quality metrics use",
+                       description="Train the evaluator (minigan.classifier) on MNIST-format data, keeping a "
+                                   "class-balanced held-out split, and save it as an .npz. With no options it "
+                                   "rebuilds the classifier shipped with minigan.")
+    p.add_argument("--data", default=None, metavar="DIR", help="A folder with MNIST-format training files "
+                   "(default: the 5,000 MNIST digits inside minigan).")
+    p.add_argument("--out", default="classifier.npz", help="The .npz to write (default: classifier.npz).")
+    p.add_argument("--epochs", type=int, default=30, help="Passes over the training split (default: 30).")
+    p.add_argument("--heldout", type=int, default=1000, help="Images kept out of training, to measure "
+                   "accuracy and to serve as the metrics' real reference (default: 1000).")
+    p.add_argument("--seed", type=int, default=0, help="Seed of the weights, the split and the shifts (default: 0).")
+    p.add_argument("--backend", choices=backend.BACKENDS, help="The array backend (default: numpy, or "
+                   "the MINIGAN_BACKEND variable).")
+
+
+def _eval_parser(sub):
+    p = sub.add_parser("eval", help="score a generator: FID, classifier score, coverage, precision, recall",
+                       description="Score a checkpoint's generator against held-out real digits with the "
+                                   "digit classifier (see the README's section on quality metrics).")
+    p.add_argument("--checkpoint", required=True, help="A checkpoint.npz or generator snapshot.")
+    p.add_argument("--n", type=int, default=1000, help="Samples to score; compare FIDs only at the same n "
+                   "(default: 1000).")
+    p.add_argument("--seed", type=int, default=0, help="Seed of the noise vectors (default: 0).")
+    p.add_argument("--classifier", default=None, metavar="NPZ", help="A classifier from minigan "
+                   "train-classifier (default: the one shipped with minigan, for MNIST).")
+    p.add_argument("--json", action="store_true", help="Print one JSON object instead of the table.")
+    p.add_argument("--backend", choices=backend.BACKENDS, help="The array backend (default: numpy, or "
+                   "the MINIGAN_BACKEND variable).")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="minigan", description="GANs from scratch on NumPy/CuPy, every gradient hand-written and checked.")
     parser.add_argument("--version", action="version", version=f"minigan {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,gradcheck}")
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{train,sample,eval,train-classifier,gradcheck}")
     _train_parser(sub)
     _sample_parser(sub)
+    _eval_parser(sub)
+    _classifier_parser(sub)
     _gradcheck_parser(sub)
     return parser
 
@@ -126,6 +160,33 @@ def run_sample(args):
     return 0
 
 
+def run_train_classifier(args):
+    from .classifier import train_classifier
+    _use_backend(args)
+    backend.tune_allocator()
+    for name in ("epochs", "heldout", "seed"):
+        if getattr(args, name) < (0 if name == "seed" else 1):
+            raise ConfigError(name, f"must be a {'non-negative' if name == 'seed' else 'positive'} int, "
+                                    f"got {getattr(args, name)}", owner="train-classifier")
+    classifier = train_classifier(args.data, epochs=args.epochs, heldout=args.heldout, seed=args.seed)
+    classifier.save(args.out)
+    print(f"wrote {args.out}: held-out accuracy {classifier.accuracy:.4f} on {len(classifier.heldout)} images")
+    return 0
+
+
+def run_eval(args):
+    import json
+    from . import classifier, metrics
+    from .sampling import generate
+    _use_backend(args)
+    if args.n < 10:
+        raise ConfigError("n", f"must be at least 10, got {args.n}", owner="eval")
+    judge = classifier.load(args.classifier) if args.classifier else None
+    result = metrics.evaluate(generate(args.checkpoint, args.n, seed=args.seed), classifier=judge)
+    print(json.dumps(result) if args.json else metrics.report(result))
+    return 0
+
+
 def run_gradcheck(args):
     from .gradcheck.suite import main as gradcheck_main
     _use_backend(args)
@@ -151,7 +212,8 @@ def describe(error):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    command = {"train": run_train, "sample": run_sample, "gradcheck": run_gradcheck}[args.command]
+    command = {"train": run_train, "sample": run_sample, "eval": run_eval, "train-classifier": run_train_classifier,
+               "gradcheck": run_gradcheck}[args.command]
     try:
         return command(args)
     except TrainingDiverged as error:

@@ -9,7 +9,7 @@ One iteration on a real batch x and fresh noise z (``gan_step``):
    flows back through D into G (``G.backward(D.backward(d_fake))``) with D frozen, so D's
    parameter gradients are neither computed nor changed; opt_g steps.
 """
-from . import metrics
+from . import telemetry
 
 
 def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False):
@@ -23,9 +23,9 @@ def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False
     loss_fake, d_fake = loss.d_loss_fake(s_fake)
     D.backward(d_fake)                             # the input gradient is dropped: G stays fixed
     record = {"loss_d": loss_real + loss_fake, "d_real": float(loss.mean_output(s_real)),
-              "d_fake": float(loss.mean_output(s_fake)), "grad_norm_d": metrics.grad_norm(D.parameters())}
+              "d_fake": float(loss.mean_output(s_fake)), "grad_norm_d": telemetry.grad_norm(D.parameters())}
     if layer_norms:
-        record["layer_norms_d"] = metrics.layer_grad_norms(D)
+        record["layer_norms_d"] = telemetry.layer_grad_norms(D)
     opt_d.step()
     if update_g:                                   # step 2
         opt_g.zero_grad()
@@ -35,8 +35,8 @@ def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False
             G.backward(D.backward(d_scores))
         finally:
             D.unfreeze()
-        record.update(loss_g=loss_g, grad_norm_g=metrics.grad_norm(G.parameters()))
+        record.update(loss_g=loss_g, grad_norm_g=telemetry.grad_norm(G.parameters()))
         if layer_norms:
-            record["layer_norms_g"] = metrics.layer_grad_norms(G)
+            record["layer_norms_g"] = telemetry.layer_grad_norms(G)
         opt_g.step()
     return record

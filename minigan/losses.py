@@ -33,6 +33,10 @@ sigma(s) = 1 / (1 + exp(-s)) and softplus(s) = log(1 + exp(s)):
    weight clipping (``clip_value`` on the optimizers, ``optim.clip_weights``). The
    gradient-penalty variant needs double backpropagation and is not provided.
 
+8. softmax cross-entropy (the evaluator classifier's loss, not a GAN loss): for logits s (N, K)
+   and labels y, L = mean_i(logsumexp(s_i) - s_i[y_i]) with logsumexp(s) = m + log(sum(exp(s - m))),
+   m = max(s), so no exp overflows; dL/ds = (softmax(s) - onehot(y)) / N, softmax(s) = exp(s - logsumexp(s)).
+
 One-sided label smoothing (Salimans et al., 2016): the sigmoid losses take ``real_label``
 (e.g. 0.9) as D's target for real samples, d_real = (sigma(s_real) - real_label)/N_real; fake
 targets stay 0 and G's loss is unchanged.
@@ -224,6 +228,38 @@ class Wasserstein(GANLoss):
         return float(s.mean()), backend.xp_of(s).full_like(s, 1.0 / s.shape[0])
 
     _g = _d_real
+
+
+def log_softmax(s):
+    """log softmax(s) over the last axis = s - logsumexp(s), overflow-free (step 8). Shapes: any -> same."""
+    xp = backend.xp_of(s)
+    m = s.max(axis=-1, keepdims=True)
+    return s - (m + xp.log(xp.exp(s - m).sum(axis=-1, keepdims=True)))
+
+
+def softmax_cross_entropy(logits, labels):
+    """Classification loss L = mean_i(-log softmax(s_i)[y_i]) on logits s (step 8 of the module docstring).
+
+    Gradient: dL/ds = (softmax(s) - onehot(y)) / N.
+    Shapes: logits (N, K) floating point, labels (N,) ints in [0, K) -> L float, ds (N, K).
+    """
+    xp = backend.xp_of(logits)
+    if not hasattr(logits, "dtype") or logits.dtype.kind != "f" or logits.ndim != 2 or len(logits) == 0:
+        raise ValueError(f"softmax_cross_entropy: logits must be a float array (N, K) with N >= 1, "
+                         f"got {getattr(logits, 'shape', type(logits).__name__)}")
+    labels = xp.asarray(labels)
+    if labels.shape != (len(logits),) or labels.dtype.kind not in "iu":
+        raise ValueError(f"softmax_cross_entropy: labels must be ints of shape ({len(logits)},), "
+                         f"got {labels.dtype} {labels.shape}")
+    if int(labels.min()) < 0 or int(labels.max()) >= logits.shape[1]:
+        raise ValueError(f"softmax_cross_entropy: labels must be in [0, {logits.shape[1]}), "
+                         f"got {int(labels.min())}..{int(labels.max())}")
+    N, rows = len(logits), xp.arange(len(logits))
+    log_p = log_softmax(logits)
+    loss = float(-log_p[rows, labels].mean())
+    ds = xp.exp(log_p)
+    ds[rows, labels] -= 1.0
+    return loss, ds / N
 
 
 _CLASSES = {cls.name: cls for cls in (Minimax, NonSaturating, LSGAN, Hinge, Wasserstein)}

@@ -1,104 +1,145 @@
-"""What a GAN run records: gradient norms, discriminator outputs, and a JSON-lines log.
+"""How good is a generator: FID, classifier score, mode coverage, precision and recall.
 
-Gradient norms show saturation and vanishing gradients as they happen: a generator whose
-gradient norm collapses towards zero while D(G(z)) sits near 0 is the minimax loss
-saturating (see docs/derivations.md).
+All four judge images (N, 1, 28, 28) in [0, 1] through one frozen digit classifier
+(``minigan.classifier``; by default the one shipped with minigan), the way the MNIST GAN
+literature does, since Inception features of 28x28 digits mean little:
+
+- ``fid(real, fake)``: the Fréchet distance between Gaussians fitted to the classifier's 128
+  penultimate features of each set (Heusel et al. 2017),
+  ||mu_r - mu_f||² + Tr(S_r + S_f - 2 (S_r^½ S_f S_r^½)^½), in float64. The matrix square roots
+  come from symmetric eigendecompositions with negative rounding-noise eigenvalues set to 0, so
+  a near-singular covariance (ReLU features that are often 0) stays stable. Lower is better.
+- ``classifier_score(fake)``: exp(E_x KL(p(y|x) || p(y))), the Inception Score (Salimans et al.
+  2016) on the classifier: 1 for one blurry class, 10 for confident, evenly spread digits.
+- ``mode_coverage(fake)``: the histogram of predicted digits, which digits hold at least 2% of
+  the samples, and KL(histogram || uniform) (0 when every digit is equally common).
+- ``precision_recall(real, fake)``: k-nearest-neighbour manifolds in feature space (Kynkäänniemi
+  et al. 2019). Precision: the share of fakes inside the real manifold (good digits); recall:
+  the share of reals inside the fake manifold (all kinds of digits).
+
+FID is biased upwards at small sample counts and depends on the classifier: compare numbers only
+at the same n (default 1,000 against the shipped classifier's 1,000 held-out real digits) and
+with the same classifier. The README gives the real-versus-real floor at that n.
 """
-import json
-import math
+import functools
 
-from . import backend
+import numpy as np
+
+from . import classifier as _classifier
+
+N_DEFAULT = 1000
+COVERAGE_SHARE = 0.02
 
 
-def grad_norm(params):
-    """Global L2 norm of the gradients: sqrt(sum over parameters of sum(grad²)), a float (one host read)."""
-    return math.sqrt(float(sum((p.grad * p.grad).sum() for p in params)))
+@functools.lru_cache(maxsize=1)
+def _shipped():
+    return _classifier.load()
 
 
-def nonfinite(named_arrays):
-    """The names of the arrays that hold a NaN or an infinity, read back in one host synchronisation.
+def _judge(classifier):
+    return _shipped() if classifier is None else classifier
 
-    ``named_arrays``: (name, array) pairs on one backend.
+
+def gaussian_fit(features):
+    """(mean, covariance) of feature rows, float64; the covariance with the unbiased 1/(n-1). Shapes: (n, d) -> (d,), (d, d)."""
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 2:
+        raise ValueError(f"gaussian_fit: features must be (n, d) with n >= 2, got {x.shape}")
+    return x.mean(axis=0), np.cov(x, rowvar=False)
+
+
+def sqrt_psd(S):
+    """The symmetric square root of a symmetric positive semi-definite matrix: V diag(sqrt(max(w, 0))) Vᵀ."""
+    w, V = np.linalg.eigh((S + S.T) / 2.0)
+    return (V * np.sqrt(np.clip(w, 0.0, None))) @ V.T
+
+
+def frechet_distance(mu1, S1, mu2, S2):
+    """||mu1 - mu2||² + Tr(S1) + Tr(S2) - 2 Tr((S1^½ S2 S1^½)^½), the Fréchet distance of two Gaussians.
+
+    Tr((S1 S2)^½) is computed as the sum of the square roots of the eigenvalues of the symmetric
+    S1^½ S2 S1^½, which has the same eigenvalues as S1 S2 and no complex rounding.
     """
-    names, arrays = zip(*named_arrays)
-    xp = backend.xp_of(*arrays)
-    finite = backend.to_numpy(xp.stack([xp.isfinite(a).all() for a in arrays]))
-    return [name for name, ok in zip(names, finite) if not ok]
+    A = sqrt_psd(np.asarray(S1, np.float64))
+    M = A @ np.asarray(S2, np.float64) @ A
+    trace_sqrt = float(np.sqrt(np.clip(np.linalg.eigvalsh((M + M.T) / 2.0), 0.0, None)).sum())
+    diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
+    return max(0.0, float(diff @ diff + np.trace(S1) + np.trace(S2) - 2.0 * trace_sqrt))
 
 
-def layer_grad_norms(model):
-    """{"<index> <layer>": L2 norm of that layer's gradients} for each layer of a Sequential with parameters."""
-    return {f"{i} {type(layer).__name__}": grad_norm(layer.parameters())
-            for i, layer in enumerate(model) if layer.parameters()}
+def fid(real, fake, classifier=None):
+    """The Fréchet distance between the classifier features of ``real`` and ``fake`` images (lower is better)."""
+    judge = _judge(classifier)
+    return frechet_distance(*gaussian_fit(judge.embed(real)), *gaussian_fit(judge.embed(fake)))
 
 
-def nonfinite_state(networks):
-    """Names of the weights, BatchNorm statistics and optimizer moments that hold a NaN or an infinity.
+def classifier_score(fake, classifier=None):
+    """exp(mean_x KL(p(y|x) || p(y))) with p(y) = mean_x p(y|x): between 1 and the number of classes."""
+    p = _judge(classifier).predict(fake)
+    marginal = p.mean(axis=0, keepdims=True)
+    kl = (p * (np.log(np.clip(p, 1e-30, None)) - np.log(np.clip(marginal, 1e-30, None)))).sum(axis=1)
+    return float(np.exp(kl.mean()))
 
-    ``networks``: {"G": (model, optimizer), ...}; the names read like "G 0.W" or "G's Adam v of 0.W".
+
+def mode_coverage(fake, classifier=None, share=COVERAGE_SHARE):
+    """Which digits the samples show: {"histogram", "covered", "missing", "kl_uniform"}.
+
+    ``histogram``: the share of samples classified as each digit; ``covered``: how many digits hold
+    at least ``share`` of the samples; ``missing``: the digits below it; ``kl_uniform``:
+    sum_k h_k log(K h_k), 0 for a uniform histogram, log K when every sample is one digit.
     """
-    named = []
-    for net, (model, opt) in networks.items():
-        named += [(f"{net} {name}", p.data) for name, p in model.named_parameters()]
-        named += [(f"{net} {name}", b) for name, b in model.named_buffers()]
-        for (name, _), state in zip(model.named_parameters(), opt.state):
-            named += [(f"{net}'s {type(opt).__name__} {key} of {name}", value) for key, value in state.items()]
-    return nonfinite(named)
+    p = _judge(classifier).predict(fake)
+    K = p.shape[1]
+    histogram = np.bincount(p.argmax(axis=1), minlength=K) / len(p)
+    nonzero = histogram[histogram > 0]
+    missing = [int(k) for k in np.flatnonzero(histogram < share)]
+    return {"histogram": [float(h) for h in histogram], "covered": K - len(missing), "missing": missing,
+            "kl_uniform": float((nonzero * np.log(K * nonzero)).sum())}
 
 
-class MetricsLog:
-    """Append-only JSON lines, one record (a dict of numbers) per line; flushed after every line.
-
-    Non-finite numbers are written as ``null`` (JSON has no NaN or Infinity), so the file stays
-    valid JSON whatever the run did. ``keep_until_step`` (a resumed run) first drops the records
-    past the checkpoint's step.
-    """
-
-    def __init__(self, path, keep_until_step=None):
-        self.path = path
-        if keep_until_step is not None:
-            records = [r for r in read_metrics(path) if r.get("step", 0) <= keep_until_step]
-            with open(path, "w") as f:
-                f.writelines(_dumps(r) + "\n" for r in records)
-        self._file = open(path, "a")
-
-    def write(self, record):
-        self._file.write(_dumps(record) + "\n")
-        self._file.flush()
-
-    def close(self):
-        self._file.close()
+def _squared_distances(a, b):
+    d = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * (a @ b.T)
+    return np.clip(d, 0.0, None)
 
 
-def _finite_or_none(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    return value
+def _manifold_share(reference, query, k):
+    """The share of ``query`` rows within the k-NN radius of at least one ``reference`` row."""
+    radii = np.partition(_squared_distances(reference, reference), k, axis=1)[:, k]   # column 0 is the row itself
+    return float((_squared_distances(query, reference) <= radii[None, :]).any(axis=1).mean())
 
 
-def _dumps(record):
-    return json.dumps(_finite_or_none(record), allow_nan=False)
+def precision_recall(real, fake, k=3, classifier=None):
+    """{"precision", "recall"}: k-NN manifold precision and recall in the classifier's feature space."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"precision_recall: k must be a positive int, got {k!r}")
+    judge = _judge(classifier)
+    r, f = judge.embed(real), judge.embed(fake)
+    if min(len(r), len(f)) <= k:
+        raise ValueError(f"precision_recall: both sets need more than k={k} images, got {len(r)} and {len(f)}")
+    return {"precision": _manifold_share(r, f, k), "recall": _manifold_share(f, r, k)}
 
 
-def read_metrics(path):
-    """The records of a metrics.jsonl file, as a list of dicts ([] when the file does not exist).
+def evaluate(fake, real=None, classifier=None, k=3):
+    """Every metric at once: {"fid", "score", "coverage", "missing", "histogram", "kl_uniform", "precision",
+    "recall", "n"}. ``real`` defaults to the classifier's held-out real digits."""
+    judge = _judge(classifier)
+    real = judge.heldout_images() if real is None else real
+    coverage = mode_coverage(fake, judge)
+    return {"fid": fid(real, fake, judge), "score": classifier_score(fake, judge), "coverage": coverage["covered"],
+            "missing": coverage["missing"], "histogram": coverage["histogram"],
+            "kl_uniform": coverage["kl_uniform"], **precision_recall(real, fake, k, judge), "n": len(fake)}
 
-    A torn last line (a crash while it was written) is skipped; a bad line anywhere else is a
-    ValueError naming the file and the line.
-    """
-    try:
-        with open(path) as f:
-            lines = [line for line in f if line.strip()]
-    except FileNotFoundError:
-        return []
-    records = []
-    for number, line in enumerate(lines, 1):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            if number == len(lines):
-                break
-            raise ValueError(f"{path}: line {number} is not JSON ({error})") from None
-    return records
+
+def report(result):
+    """``evaluate``'s result as a few aligned lines for a person."""
+    missing = ", ".join(str(d) for d in result["missing"]) or "none"
+    shares = " ".join(f"{d}:{100 * h:.0f}%" for d, h in enumerate(result["histogram"]))
+    return "\n".join([
+        f"FID               {result['fid']:.2f}   (n = {result['n']}; lower is better)",
+        f"classifier score  {result['score']:.2f}   (1 to 10; higher is better)",
+        f"coverage          {result['coverage']}/10 digits (missing: {missing}); KL from uniform "
+        f"{result['kl_uniform']:.3f}",
+        f"digits            {shares}",
+        f"precision         {result['precision']:.3f}  (share of samples that look like real digits)",
+        f"recall            {result['recall']:.3f}  (share of real digits the samples cover)",
+    ])

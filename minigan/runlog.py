@@ -14,7 +14,7 @@ import shutil
 
 import numpy as np
 
-from . import checkpoint, metrics, plots
+from . import checkpoint, plots, telemetry
 
 
 class RunFiles:
@@ -27,7 +27,7 @@ class RunFiles:
         if copy_from is not None and (copy_from / "metrics.jsonl").exists():
             shutil.copyfile(copy_from / "metrics.jsonl", self.path / "metrics.jsonl")
         _write_text(self.path / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
-        self.metrics = metrics.MetricsLog(self.path / "metrics.jsonl", keep_until_step=keep_until_step)
+        self.metrics = telemetry.MetricsLog(self.path / "metrics.jsonl", keep_until_step=keep_until_step)
 
     def write_real_samples(self, images, n):
         """real_samples.png: ``n`` training images picked with a fixed seed."""
@@ -49,7 +49,7 @@ class RunFiles:
         """samples.png, curves.png (when G has stepped) and progress.gif; returns the names written."""
         plots.save_png(picture, self.path / "samples.png")
         written = ["samples.png"]
-        records = metrics.read_metrics(self.path / "metrics.jsonl")
+        records = telemetry.read_metrics(self.path / "metrics.jsonl")
         if any(r.get("loss_g") is not None for r in records):
             plots.plot_curves(records, self.path / "curves.png", (loss.output_label, loss.fake_label))
             written.append("curves.png")

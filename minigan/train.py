@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from . import backend, checkpoint, data, losses, metrics, models, plots
+from . import backend, checkpoint, data, losses, models, plots, telemetry
 from .config import DEFAULT_LR_G, FIXED_ON_RESUME, TrainConfig
 from .errors import ConfigError, TrainingDiverged
 from .game import gan_step
@@ -223,7 +223,7 @@ class Run:
 
     def _check_state(self):
         """TrainingDiverged when a weight, a BatchNorm statistic or an Adam moment is NaN or infinite."""
-        bad = metrics.nonfinite_state({"G": (self.G, self.opt_g), "D": (self.D, self.opt_d)})
+        bad = telemetry.nonfinite_state({"G": (self.G, self.opt_g), "D": (self.D, self.opt_d)})
         if bad:
             self._diverged(f"{bad[0]} became non-finite by step {self.step} (epoch {self.epoch + 1})"
                            + (f" and {len(bad) - 1} more arrays" if len(bad) > 1 else ""))

@@ -152,3 +152,21 @@ def test_d_loss_is_the_sum_of_its_real_and_fake_terms(rng, loss):
     assert value == pytest.approx(value_real + value_fake, rel=1e-15)
     np.testing.assert_array_equal(d_real, d_real_alone)
     np.testing.assert_array_equal(d_fake, d_fake_alone)
+
+
+def test_softmax_cross_entropy_value_gradient_and_errors(rng):
+    s = rng.standard_normal((6, 4))
+    y = rng.integers(0, 4, size=6)
+    loss, ds = mg.losses.softmax_cross_entropy(s, y)
+    p = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+    assert loss == pytest.approx(-np.log(p[np.arange(6), y]).mean())
+    np.testing.assert_allclose(ds, (p - np.eye(4)[y]) / 6, atol=1e-15)
+    errors = mg.gradcheck.check_function(lambda v: mg.losses.softmax_cross_entropy(v, y), s)
+    assert errors["x"] < 1e-8
+    big = np.array([[1e4, -1e4, 0.0]], np.float32)                 # no overflow, no warning
+    loss, ds = mg.losses.softmax_cross_entropy(big, np.array([1]))
+    assert loss == pytest.approx(2e4) and ds.dtype == np.float32
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 4\)"):
+        mg.losses.softmax_cross_entropy(s, y + 4)
+    with pytest.raises(ValueError, match="logits must be a float array"):
+        mg.losses.softmax_cross_entropy(s[0], y)

@@ -1,41 +1,62 @@
-"""What a run records: gradient norms, non-finite checks, and a metrics log that stays valid JSON."""
-import json
-import math
-
+"""Quality metrics: FID's algebra, the metrics on real digits, noise and a one-digit "generator"."""
 import numpy as np
 import pytest
 
 import minigan as mg
-from minigan.metrics import MetricsLog, grad_norm, nonfinite, read_metrics
+from minigan import metrics
 
 
-def test_grad_norm_and_nonfinite():
-    p, q = mg.Parameter(np.zeros(3, np.float32)), mg.Parameter(np.zeros((2, 2), np.float32))
-    p.grad[:] = [3.0, 0.0, 0.0]
-    q.grad[:] = 4.0 / 2.0
-    assert grad_norm([p, q]) == pytest.approx(math.sqrt(9 + 16))
-    arrays = [("a", np.ones(3)), ("b", np.array([1.0, np.nan])), ("c", np.array([np.inf]))]
-    assert nonfinite(arrays) == ["b", "c"]
-    assert nonfinite(arrays[:1]) == []
+@pytest.fixture(scope="module")
+def digits():
+    judge = mg.classifier.load()
+    x, y = mg.data.load_mnist()
+    rest = np.setdiff1d(np.arange(len(x)), judge.heldout)
+    pick = np.random.default_rng(0).choice(rest, 1000, replace=False)
+    return judge.heldout_images(), x[pick], x[rest], y[rest]
 
 
-def test_non_finite_numbers_are_written_as_null(tmp_path):
-    log = MetricsLog(tmp_path / "m.jsonl")
-    log.write({"step": 1, "loss_d": float("nan"), "loss_g": float("inf"), "layers": {"0 Dense": -math.inf}})
-    log.close()
-    text = (tmp_path / "m.jsonl").read_text()
-    assert "NaN" not in text and "Infinity" not in text
-    assert json.loads(text) == {"step": 1, "loss_d": None, "loss_g": None, "layers": {"0 Dense": None}}
+def test_frechet_distance_against_closed_forms(rng):
+    mu1, mu2 = rng.standard_normal(4), rng.standard_normal(4)
+    a, b = rng.uniform(0.1, 2, 4), rng.uniform(0.1, 2, 4)
+    expected = ((mu1 - mu2) ** 2).sum() + ((np.sqrt(a) - np.sqrt(b)) ** 2).sum()     # diagonal covariances
+    assert metrics.frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(expected, rel=1e-12)
+    Q, _ = np.linalg.qr(rng.standard_normal((4, 4)))                                # rotating both changes nothing
+    rotated = metrics.frechet_distance(Q @ mu1, Q @ np.diag(a) @ Q.T, Q @ mu2, Q @ np.diag(b) @ Q.T)
+    assert rotated == pytest.approx(expected, rel=1e-9)
+    S = np.cov(rng.standard_normal((5, 6)), rowvar=False)                           # rank 4 of 6: singular
+    assert metrics.frechet_distance(mu1[:1].repeat(6), S, mu1[:1].repeat(6), S) == pytest.approx(0.0, abs=1e-6)
+    root = metrics.sqrt_psd(S)
+    np.testing.assert_allclose(root @ root, S, atol=1e-10)
 
 
-def test_a_torn_last_line_is_skipped_and_a_bad_middle_line_is_named(tmp_path):
-    path = tmp_path / "m.jsonl"
-    path.write_text('{"step": 1}\n{"step": 2}\n{"step": 3, "lo')
-    assert [r["step"] for r in read_metrics(path)] == [1, 2]
-    log = MetricsLog(path, keep_until_step=1)                  # a resume from step 1
-    log.write({"step": 2})
-    log.close()
-    assert [r["step"] for r in read_metrics(path)] == [1, 2]
-    path.write_text('{"step": 1}\ngarbage\n{"step": 3}\n')
-    with pytest.raises(ValueError, match=r"m.jsonl: line 2 is not JSON"):
-        read_metrics(path)
+def test_fid_of_real_digits_is_far_below_noise(digits):
+    heldout, other, _, _ = digits
+    noise = np.random.default_rng(1).random((1000, 1, 28, 28)).astype(np.float32)
+    real_real, real_noise = metrics.fid(heldout, other), metrics.fid(heldout, noise)
+    assert real_real < 40 and real_noise > 50 * real_real
+    assert metrics.fid(heldout, other) == real_real                                 # deterministic
+
+
+def test_real_digits_cover_every_class_with_high_precision_and_recall(digits):
+    heldout, other, _, _ = digits
+    result = metrics.evaluate(other, heldout)
+    assert result["coverage"] == 10 and result["missing"] == [] and result["kl_uniform"] < 0.02
+    assert result["score"] > 8.5 and result["precision"] > 0.8 and result["recall"] > 0.8
+
+
+def test_a_one_digit_generator_is_caught(digits):
+    heldout, _, x, y = digits
+    threes = np.resize(x[y == 3], (1000, 1, 28, 28))
+    result = metrics.evaluate(threes, heldout)
+    assert result["coverage"] == 1 and 3 not in result["missing"] and len(result["missing"]) == 9
+    assert result["score"] < 1.5 and result["recall"] < 0.3 and result["kl_uniform"] > 2.0
+    assert result["fid"] > 20 * metrics.fid(heldout, digits[1])
+    assert "missing: 0, 1, 2, 4, 5, 6, 7, 8, 9" in metrics.report(result)
+
+
+def test_metric_arguments_are_checked(digits):
+    heldout = digits[0]
+    with pytest.raises(ValueError, match="k must be a positive int"):
+        metrics.precision_recall(heldout, heldout, k=0)
+    with pytest.raises(ValueError, match=r"images must be \(N, 1, 28, 28\)"):
+        metrics.fid(heldout, np.zeros((10, 28, 28), np.float32))

@@ -192,3 +192,16 @@ def check_loss(loss, real_scores, fake_scores, eps=1e-6, rtol=1e-5, atol=1e-8):
         assert_gradients_close(name, analytic, numeric, rtol, atol, label)
     scale = max(max(float(abs(a).max()), float(abs(n).max())) for _, a, n in pairs)
     return {name: rel_error(analytic, numeric, scale) for name, analytic, numeric in pairs}
+
+
+def check_function(f, x, label="function", eps=1e-6, rtol=1e-5, atol=1e-8, name="x"):
+    """Check a scalar function that returns its own gradient, ``f(x) -> (value, dvalue/dx)``, in float64.
+
+    For losses outside the GAN-loss protocol, e.g. ``losses.softmax_cross_entropy`` with its labels
+    bound. Returns {name: normwise relative error}; raises AssertionError naming the worst index.
+    """
+    x = backend.xp_of(x).array(x, dtype="float64")
+    _, analytic = f(x)
+    numeric = numerical_gradient(lambda value: f(value)[0], x, eps)
+    assert_gradients_close(name, analytic, numeric, rtol, atol, label)
+    return {name: rel_error(analytic, numeric)}

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from .. import backend, losses, nn
-from . import check_layer, check_loss
+from . import check_function, check_layer, check_loss
 
 TOLERANCE = 1e-6
 
@@ -91,6 +91,14 @@ def loss_cases(seed=0):
     return result
 
 
+def classifier_loss_cases(seed=0):
+    """(label, f, logits) for the evaluator classifier's softmax cross-entropy, labels bound into f."""
+    rng = np.random.default_rng(seed)
+    logits = backend.asarray(3.0 * rng.standard_normal((5, 4)))
+    labels = backend.asarray(rng.integers(0, 4, size=5))
+    return [("loss softmax_cross_entropy", lambda s: losses.softmax_cross_entropy(s, labels), logits)]
+
+
 def run_suite(seed=0, out=sys.stdout):
     """Check every layer and loss, print a table to ``out`` and return the number of failed arrays."""
     rows, failures = [], 0
@@ -98,6 +106,8 @@ def run_suite(seed=0, out=sys.stdout):
               for label, layer, x in cases(seed)]
     checks += [(label, lambda loss=loss, r=r, f=f: check_loss(loss, r, f))
                for label, loss, r, f in loss_cases(seed)]
+    checks += [(label, lambda f=f, s=s: check_function(f, s, label, name="logits"))
+               for label, f, s in classifier_loss_cases(seed)]
     for label, check in checks:
         try:
             errors = check()

@@ -1,0 +1,172 @@
+"""The evaluator: a small digit classifier made of minigan layers, whose features judge generators.
+
+FID and the Inception Score were defined on an ImageNet network (Inception v3); on 28x28 digits
+its features mean little, so the FID authors advise a network trained on the data set itself,
+and the MNIST literature scores generators with an MNIST classifier. Scores computed with
+different classifiers (or different sample counts) cannot be compared, so minigan ships one
+frozen classifier (``minigan/datasets/mnist-classifier.npz``) and ``minigan train-classifier``
+rebuilds it, or one for another data set, reproducibly from a seed.
+
+The network (``build``), 28x28 images in [0, 1] to 10 logits:
+
+    Conv2d(1, 32, 4, 2, 1) -> ReLU            (32 x 14 x 14)
+    Conv2d(32, 64, 4, 2, 1) -> ReLU           (64 x 7 x 7)
+    Conv2d(64, 64, 3, 2, 1) -> ReLU           (64 x 4 x 4)
+    Flatten -> Dense(1024, 128) -> ReLU       the 128 features that FID and precision/recall use
+    Dense(128, 10)                            logits; softmax gives p(y|x)
+
+It is trained with ``losses.softmax_cross_entropy`` and Adam on all but a held-out,
+class-balanced split of the data (the split is part of the saved file), with each training
+image shifted by up to 2 pixels at random every epoch (the digits are not always centred).
+"""
+import dataclasses
+import json
+import math
+import pathlib
+
+import numpy as np
+
+from . import backend, data, losses
+from .errors import UserError
+from .nn import Conv2d, Dense, Flatten, ReLU, Sequential
+from .optim import Adam
+
+SHIPPED = pathlib.Path(__file__).resolve().parent / "datasets" / "mnist-classifier.npz"
+FORMAT = "minigan-classifier-1"
+FEATURES = 128
+
+
+class ClassifierError(UserError, ValueError):
+    """A classifier file that cannot be read or does not fit the network; the message names the file."""
+
+
+def build(rng=0, n_classes=10):
+    """(features, head): the network of the module docstring, split after the 128 features."""
+    rng = backend.as_rng(rng)
+    features = Sequential(
+        Conv2d(1, 32, 4, 2, 1, init="torch", rng=rng), ReLU(),
+        Conv2d(32, 64, 4, 2, 1, init="torch", rng=rng), ReLU(),
+        Conv2d(64, 64, 3, 2, 1, init="torch", rng=rng), ReLU(),
+        Flatten(), Dense(64 * 4 * 4, FEATURES, init="torch", rng=rng), ReLU(),
+    )
+    return features, Sequential(Dense(FEATURES, n_classes, init="torch", rng=rng))
+
+
+@dataclasses.dataclass
+class Classifier:
+    """A trained evaluator: the two halves of the network and what it was trained on.
+
+    ``heldout``: the indices of the held-out images in the data set it was trained on (sorted);
+    ``data``: that data set's folder (None: the embedded digits); ``accuracy``: on the held-out split.
+    """
+
+    features: Sequential
+    head: Sequential
+    heldout: np.ndarray
+    data: str = None
+    accuracy: float = None
+    seed: int = 0
+
+    def _batches(self, images, chunk=500):
+        x = np.asarray(backend.to_numpy(images), dtype=np.float32)
+        if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
+            raise ValueError(f"Classifier: images must be (N, 1, 28, 28) in [0, 1], got {x.shape}")
+        for i in range(0, len(x), chunk):
+            yield backend.asarray(x[i:i + chunk], "float32")
+
+    def embed(self, images):
+        """The 128 penultimate features of each image, float64 on the host. Shapes: (N, 1, 28, 28) -> (N, 128)."""
+        self.features.eval()
+        return np.concatenate([backend.to_numpy(self.features(x)) for x in self._batches(images)]).astype(np.float64)
+
+    def predict(self, images):
+        """p(y|x) for each image, float64 on the host. Shapes: (N, 1, 28, 28) -> (N, 10)."""
+        self.features.eval()
+        logits = [backend.to_numpy(self.head(self.features(x))) for x in self._batches(images)]
+        return np.exp(losses.log_softmax(np.concatenate(logits).astype(np.float64)))
+
+    def heldout_images(self):
+        """The held-out real images (N, 1, 28, 28) of the data it was trained on: the metrics' reference."""
+        images, _ = data.load_mnist(self.data)
+        return images[self.heldout]
+
+    def save(self, path):
+        """Write the weights, the split and the provenance to an .npz file."""
+        arrays = {f"features/{k}": v for k, v in self.features.state_dict().items()}
+        arrays.update({f"head/{k}": v for k, v in self.head.state_dict().items()})
+        meta = {"format": FORMAT, "data": self.data, "accuracy": self.accuracy, "seed": self.seed}
+        np.savez_compressed(path, heldout=np.asarray(self.heldout, np.int64), meta=np.array(json.dumps(meta)),
+                            **arrays)
+
+
+def load(path=None):
+    """The classifier saved at ``path`` (default: the one shipped with minigan); ClassifierError if unusable."""
+    path = pathlib.Path(path) if path is not None else SHIPPED
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        meta = json.loads(str(arrays.pop("meta")))
+        heldout = arrays.pop("heldout")
+    except (OSError, ValueError, KeyError, EOFError) as error:
+        raise ClassifierError(f"{path}: not a readable minigan classifier ({type(error).__name__}: {error})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ClassifierError(f"{path}: not a minigan classifier (format {FORMAT!r} expected)")
+    features, head = build()
+    try:
+        for prefix, net in (("features/", features), ("head/", head)):
+            net.load_state_dict({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+    except (KeyError, ValueError, TypeError) as error:
+        raise ClassifierError(f"{path}: does not fit the classifier network: {error}") from None
+    return Classifier(features, head, heldout, meta.get("data"), meta.get("accuracy"), meta.get("seed", 0))
+
+
+def shift(images, rng, max_shift=2):
+    """Each image moved by a random whole number of pixels in [-max_shift, max_shift] along each axis.
+
+    Pixels that move in are 0 (background). Shapes: (N, 1, H, W) -> same.
+    """
+    N, _, H, W = images.shape
+    padded = np.pad(images, ((0, 0), (0, 0), (max_shift, max_shift), (max_shift, max_shift)))
+    dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, N))
+    rows = dy[:, None] + np.arange(H)[None, :]                       # (N, H)
+    cols = dx[:, None] + np.arange(W)[None, :]                       # (N, W)
+    return padded[np.arange(N)[:, None, None], 0, rows[:, :, None], cols[:, None, :]][:, None]
+
+
+def train_classifier(data_dir=None, epochs=30, batch_size=64, lr=1e-3, heldout=1000, seed=0, log=print):
+    """Train the evaluator on an MNIST-format data set (default: the embedded digits); returns a Classifier.
+
+    ``heldout`` images (class-balanced, seeded) are kept out of training and give the reported
+    accuracy. The same arguments on the same machine give the same weights.
+    """
+    images, labels = data.load_mnist(data_dir)
+    if images.shape[1:] != (1, 28, 28):
+        raise ClassifierError(f"{data_dir}: the classifier takes 28x28 images, got {images.shape[2:]}")
+    if not 0 < heldout < len(images) - batch_size:
+        raise ValueError(f"train_classifier: heldout must leave at least one batch to train on, got {heldout}")
+    test = data.balanced_subset(labels, heldout, seed=seed)
+    train = np.setdiff1d(np.arange(len(images)), test)
+    features, head = build(rng=seed, n_classes=int(labels.max()) + 1)
+    net = Sequential(*features, *head)
+    opt = Adam(net.parameters(), lr=lr, betas=(0.9, 0.999))
+    rng = np.random.default_rng([seed, 1])
+    for epoch in range(epochs):
+        opt.lr = lr * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))  # cosine decay to 0
+        order = train[rng.permutation(len(train))]
+        x_all = shift(images[order], rng)
+        losses_seen = [_classifier_step(net, opt, x_all[i:i + batch_size], labels[order[i:i + batch_size]])
+                       for i in range(0, len(order) - batch_size + 1, batch_size)]
+        classifier = Classifier(features, head, test, None if data_dir is None else str(data_dir), seed=seed)
+        accuracy = float((classifier.predict(images[test]).argmax(axis=1) == labels[test]).mean())
+        features.train()
+        log(f"epoch {epoch + 1}/{epochs} | loss {np.mean(losses_seen):.4f} | held-out accuracy {accuracy:.4f}")
+    classifier.accuracy = accuracy
+    return classifier
+
+
+def _classifier_step(net, opt, x, y):
+    opt.zero_grad()
+    loss, d_logits = losses.softmax_cross_entropy(net(backend.asarray(x, "float32")), backend.asarray(y))
+    net.backward(d_logits)
+    opt.step()
+    return loss

@@ -1,0 +1,104 @@
+"""What a GAN run records as it goes: gradient norms, non-finite checks, and a JSON-lines log.
+
+Gradient norms show saturation and vanishing gradients as they happen: a generator whose
+gradient norm collapses towards zero while D(G(z)) sits near 0 is the minimax loss
+saturating (see docs/derivations.md).
+"""
+import json
+import math
+
+from . import backend
+
+
+def grad_norm(params):
+    """Global L2 norm of the gradients: sqrt(sum over parameters of sum(grad²)), a float (one host read)."""
+    return math.sqrt(float(sum((p.grad * p.grad).sum() for p in params)))
+
+
+def nonfinite(named_arrays):
+    """The names of the arrays that hold a NaN or an infinity, read back in one host synchronisation.
+
+    ``named_arrays``: (name, array) pairs on one backend.
+    """
+    names, arrays = zip(*named_arrays)
+    xp = backend.xp_of(*arrays)
+    finite = backend.to_numpy(xp.stack([xp.isfinite(a).all() for a in arrays]))
+    return [name for name, ok in zip(names, finite) if not ok]
+
+
+def layer_grad_norms(model):
+    """{"<index> <layer>": L2 norm of that layer's gradients} for each layer of a Sequential with parameters."""
+    return {f"{i} {type(layer).__name__}": grad_norm(layer.parameters())
+            for i, layer in enumerate(model) if layer.parameters()}
+
+
+def nonfinite_state(networks):
+    """Names of the weights, BatchNorm statistics and optimizer moments that hold a NaN or an infinity.
+
+    ``networks``: {"G": (model, optimizer), ...}; the names read like "G 0.W" or "G's Adam v of 0.W".
+    """
+    named = []
+    for net, (model, opt) in networks.items():
+        named += [(f"{net} {name}", p.data) for name, p in model.named_parameters()]
+        named += [(f"{net} {name}", b) for name, b in model.named_buffers()]
+        for (name, _), state in zip(model.named_parameters(), opt.state):
+            named += [(f"{net}'s {type(opt).__name__} {key} of {name}", value) for key, value in state.items()]
+    return nonfinite(named)
+
+
+class MetricsLog:
+    """Append-only JSON lines, one record (a dict of numbers) per line; flushed after every line.
+
+    Non-finite numbers are written as ``null`` (JSON has no NaN or Infinity), so the file stays
+    valid JSON whatever the run did. ``keep_until_step`` (a resumed run) first drops the records
+    past the checkpoint's step.
+    """
+
+    def __init__(self, path, keep_until_step=None):
+        self.path = path
+        if keep_until_step is not None:
+            records = [r for r in read_metrics(path) if r.get("step", 0) <= keep_until_step]
+            with open(path, "w") as f:
+                f.writelines(_dumps(r) + "\n" for r in records)
+        self._file = open(path, "a")
+
+    def write(self, record):
+        self._file.write(_dumps(record) + "\n")
+        self._file.flush()
+
+    def close(self):
+        self._file.close()
+
+
+def _finite_or_none(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    return value
+
+
+def _dumps(record):
+    return json.dumps(_finite_or_none(record), allow_nan=False)
+
+
+def read_metrics(path):
+    """The records of a metrics.jsonl file, as a list of dicts ([] when the file does not exist).
+
+    A torn last line (a crash while it was written) is skipped; a bad line anywhere else is a
+    ValueError naming the file and the line.
+    """
+    try:
+        with open(path) as f:
+            lines = [line for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+    records = []
+    for number, line in enumerate(lines, 1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            if number == len(lines):
+                break
+            raise ValueError(f"{path}: line {number} is not JSON ({error})") from None
+    return records

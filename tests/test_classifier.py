@@ -1,0 +1,46 @@
+"""The evaluator classifier: accurate, reproducible, saved and loaded whole, bad files named."""
+import numpy as np
+import pytest
+
+import minigan as mg
+from minigan.classifier import ClassifierError, build, load, shift, train_classifier
+
+
+def test_the_shipped_classifier_is_accurate_on_its_held_out_digits():
+    judge = load()
+    x, y = mg.data.load_mnist()
+    assert len(judge.heldout) == 1000 and judge.accuracy >= 0.97
+    assert np.array_equal(np.bincount(y[judge.heldout]), [100] * 10)
+    accuracy = (judge.predict(x[judge.heldout]).argmax(axis=1) == y[judge.heldout]).mean()
+    assert accuracy == pytest.approx(judge.accuracy)
+    assert judge.embed(x[:3]).shape == (3, 128) and judge.predict(x[:3]).sum(axis=1) == pytest.approx(1.0)
+
+
+def test_training_is_reproducible_and_round_trips(tmp_path):
+    a = train_classifier(epochs=1, heldout=4900, seed=5, log=lambda *_: None)
+    b = train_classifier(epochs=1, heldout=4900, seed=5, log=lambda *_: None)
+    for (k, va), vb in zip(a.features.state_dict().items(), b.features.state_dict().values()):
+        assert np.array_equal(va, vb), k
+    a.save(tmp_path / "c.npz")
+    c = load(tmp_path / "c.npz")
+    assert np.array_equal(c.heldout, a.heldout) and c.accuracy == a.accuracy
+    x = mg.data.load_mnist(limit=20)[0]
+    np.testing.assert_array_equal(c.predict(x), a.predict(x))
+
+
+def test_bad_classifier_files_are_named(tmp_path):
+    (tmp_path / "x.npz").write_bytes(b"junk")
+    with pytest.raises(ClassifierError, match="x.npz: not a readable minigan classifier"):
+        load(tmp_path / "x.npz")
+    features, head = build()
+    np.savez(tmp_path / "y.npz", heldout=np.arange(3), meta=np.array('{"format": "other"}'))
+    with pytest.raises(ClassifierError, match="y.npz: not a minigan classifier"):
+        load(tmp_path / "y.npz")
+
+
+def test_shift_moves_whole_images_and_fills_with_background(rng):
+    x = np.zeros((50, 1, 6, 6), np.float32)
+    x[:, 0, 2:4, 2:4] = 1.0
+    moved = shift(x, rng, max_shift=2)
+    assert moved.shape == x.shape and np.all(moved.sum(axis=(1, 2, 3)) == 4.0)
+    assert not np.array_equal(moved, x)

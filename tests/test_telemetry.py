@@ -1,0 +1,41 @@
+"""What a run records: gradient norms, non-finite checks, and a metrics log that stays valid JSON."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+import minigan as mg
+from minigan.telemetry import MetricsLog, grad_norm, nonfinite, read_metrics
+
+
+def test_grad_norm_and_nonfinite():
+    p, q = mg.Parameter(np.zeros(3, np.float32)), mg.Parameter(np.zeros((2, 2), np.float32))
+    p.grad[:] = [3.0, 0.0, 0.0]
+    q.grad[:] = 4.0 / 2.0
+    assert grad_norm([p, q]) == pytest.approx(math.sqrt(9 + 16))
+    arrays = [("a", np.ones(3)), ("b", np.array([1.0, np.nan])), ("c", np.array([np.inf]))]
+    assert nonfinite(arrays) == ["b", "c"]
+    assert nonfinite(arrays[:1]) == []
+
+
+def test_non_finite_numbers_are_written_as_null(tmp_path):
+    log = MetricsLog(tmp_path / "m.jsonl")
+    log.write({"step": 1, "loss_d": float("nan"), "loss_g": float("inf"), "layers": {"0 Dense": -math.inf}})
+    log.close()
+    text = (tmp_path / "m.jsonl").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"step": 1, "loss_d": None, "loss_g": None, "layers": {"0 Dense": None}}
+
+
+def test_a_torn_last_line_is_skipped_and_a_bad_middle_line_is_named(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"step": 1}\n{"step": 2}\n{"step": 3, "lo')
+    assert [r["step"] for r in read_metrics(path)] == [1, 2]
+    log = MetricsLog(path, keep_until_step=1)                  # a resume from step 1
+    log.write({"step": 2})
+    log.close()
+    assert [r["step"] for r in read_metrics(path)] == [1, 2]
+    path.write_text('{"step": 1}\ngarbage\n{"step": 3}\n')
+    with pytest.raises(ValueError, match=r"m.jsonl: line 2 is not JSON"):
+        read_metrics(path)
