@@ -9,7 +9,7 @@ differences by ``minigan.gradcheck``.
     mg.train.train(mg.train.TrainConfig(epochs=1))          # a DCGAN on the embedded MNIST digits
 """
 from . import (backend, classifier, config, data, errors, gradcheck, losses, metrics, models, nn, optim, plots,
-               progress, sampling, telemetry, train)
+               progress, sampling, scoring, telemetry, train)
 from .backend import get_backend, get_default_dtype, set_backend, set_default_dtype, to_numpy
 from .nn import Parameter
 
@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "backend", "config", "data", "errors", "gradcheck", "losses", "metrics", "models", "nn", "optim", "plots",
-    "progress", "sampling", "telemetry", "train", "classifier",
+    "progress", "sampling", "scoring", "telemetry", "train", "classifier",
     "Parameter", "get_backend", "get_default_dtype", "set_backend", "set_default_dtype", "to_numpy",
     "__version__",
 ]

@@ -51,9 +51,14 @@ def _write_atomically(path, arrays):
         raise
 
 
-def save_checkpoint(path, G, D, opt_g, opt_d, meta, perm=None):
-    """Write the run's state to ``path`` atomically (temporary file, fsync, rename)."""
+def save_checkpoint(path, G, D, opt_g, opt_d, meta, perm=None, G_average=None):
+    """Write the run's state to ``path`` atomically (temporary file, fsync, rename).
+
+    ``G_average``: the moving average of G's weights (``ema.WeightAverage.model``), saved as ``E/<name>``.
+    """
     arrays = {f"G/{k}": v for k, v in G.state_dict().items()}
+    if G_average is not None:
+        arrays.update({f"E/{k}": v for k, v in G_average.state_dict().items()})
     arrays.update({f"D/{k}": v for k, v in D.state_dict().items()})
     optimizers = {}
     for name, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
@@ -116,13 +121,22 @@ def is_generator_only(checkpoint):
     return checkpoint["meta"].get("kind") == "generator"
 
 
-def restore(checkpoint, G, D=None, opt_g=None, opt_d=None):
+def has_average(checkpoint):
+    """True when a checkpoint holds a moving average of G's weights (``E/`` arrays)."""
+    return any(name.startswith("E/") for name in checkpoint["arrays"])
+
+
+def restore(checkpoint, G, D=None, opt_g=None, opt_d=None, G_average=None, sampler=False):
     """Load the networks' (and optionally the optimizers') state from a loaded checkpoint into the objects.
 
+    ``G_average`` receives the ``E/`` arrays. ``sampler=True`` loads into G the generator that
+    samples are drawn from: the average when the checkpoint has one, else G.
     Everything is checked first: a checkpoint that does not fit changes none of the objects.
     """
     path, arrays = checkpoint.get("path", "checkpoint"), checkpoint["arrays"]
-    models = [(G, "G/")] + ([(D, "D/")] if D is not None else [])
+    g_prefix = "E/" if sampler and has_average(checkpoint) else "G/"
+    models = [(G, g_prefix)] + ([(D, "D/")] if D is not None else [])
+    models += [(G_average, "E/")] if G_average is not None else []
     optimizers = [(o, name) for o, name in ((opt_g, "opt_g"), (opt_d, "opt_d")) if o is not None]
     if (D is not None or optimizers) and is_generator_only(checkpoint):
         raise CheckpointError(f"{path}: a generator snapshot holds G alone; resume from checkpoint.npz instead")

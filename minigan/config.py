@@ -34,6 +34,8 @@ class TrainConfig:
     lr_d: float = _setting(2e-4, "The discriminator's Adam learning rate.")
     beta1: float = _setting(0.5, "Adam's first-moment decay for both networks (PyTorch's default is 0.9).")
     beta2: float = _setting(0.999, "Adam's second-moment decay for both networks.")
+    ema: float = _setting(0.0, "Decay of a moving average of G's weights that makes the samples, snapshots "
+                               "and scores (e.g. 0.999); 0 uses G itself.")
     d_steps: int = _setting(1, "Discriminator steps per generator step.")
     z_dim: int = _setting(100, "Length of the noise vector z fed to the generator.")
     real_label: float = _setting(1.0, "Target for real images in D's loss; 0.9 is one-sided label smoothing "
@@ -53,6 +55,12 @@ class TrainConfig:
     n_samples: int = _setting(64, "Images in each sample grid.")
     max_steps: int = _setting(None, "Stop after this many steps in all, with a checkpoint to resume from "
                                     "(default: no limit).", metavar="N")
+    eval_n: int = _setting(1000, "Samples scored after each epoch (FID, classifier score, digit coverage, "
+                                 "precision, recall; in metrics.jsonl and curves.png); 0 turns scoring off.",
+                           metavar="N")
+    classifier: str = _setting(None, "The classifier .npz that scores the samples (default: minigan's MNIST "
+                                     "classifier; with --data, one from minigan train-classifier --data, "
+                                     "else nothing is scored).", metavar="NPZ")
     keep_snapshots: int = _setting(5, "Generator snapshots to keep, one per epoch "
                                       "(generator_epoch_NNN.npz, for minigan sample); 0 keeps none.", metavar="K")
 
@@ -70,18 +78,23 @@ class TrainConfig:
             _check_int(self, name, minimum=1, optional=True)
         _check_int(self, "seed", minimum=0)
         _check_int(self, "keep_snapshots", minimum=0)
+        _check_int(self, "eval_n", minimum=0)
+        if 0 < self.eval_n < 10:
+            raise ConfigError("eval_n", f"must be 0 (no scoring) or at least 10, got {self.eval_n}")
         if self.lr_g is None:
             self.lr_g = DEFAULT_LR_G[self.model]
         for name in ("lr_g", "lr_d", "clip_value"):
             _check_positive(self, name, optional=(name == "clip_value"))
         for name in ("beta1", "beta2"):
             _check_number(self, name, lambda v: 0.0 <= v < 1.0, "must be in [0, 1)")
+        _check_number(self, "ema", lambda v: 0.0 <= v < 1.0, "must be in [0, 1)")
         _check_number(self, "real_label", lambda v: 0.0 < v <= 1.0, "must be in (0, 1]")
         if self.real_label != 1.0 and self.loss not in losses.SIGMOID_NAMES:
             raise ConfigError("real_label", f"applies to {', '.join(losses.SIGMOID_NAMES)} only, "
                                             f"not to the {self.loss} loss")
-        if self.data is not None and not isinstance(self.data, str):
-            raise ConfigError("data", f"must be a folder name, got {self.data!r}")
+        for name in ("data", "classifier"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ConfigError(name, f"must be a path, got {getattr(self, name)!r}")
         return self
 
     def changes_from(self, other):

@@ -75,7 +75,10 @@ def fid(real, fake, classifier=None):
 
 def classifier_score(fake, classifier=None):
     """exp(mean_x KL(p(y|x) || p(y))) with p(y) = mean_x p(y|x): between 1 and the number of classes."""
-    p = _judge(classifier).predict(fake)
+    return _score(_judge(classifier).predict(fake))
+
+
+def _score(p):
     marginal = p.mean(axis=0, keepdims=True)
     kl = (p * (np.log(np.clip(p, 1e-30, None)) - np.log(np.clip(marginal, 1e-30, None)))).sum(axis=1)
     return float(np.exp(kl.mean()))
@@ -88,7 +91,10 @@ def mode_coverage(fake, classifier=None, share=COVERAGE_SHARE):
     at least ``share`` of the samples; ``missing``: the digits below it; ``kl_uniform``:
     sum_k h_k log(K h_k), 0 for a uniform histogram, log K when every sample is one digit.
     """
-    p = _judge(classifier).predict(fake)
+    return _coverage(_judge(classifier).predict(fake), share)
+
+
+def _coverage(p, share=COVERAGE_SHARE):
     K = p.shape[1]
     histogram = np.bincount(p.argmax(axis=1), minlength=K) / len(p)
     nonzero = histogram[histogram > 0]
@@ -119,15 +125,37 @@ def precision_recall(real, fake, k=3, classifier=None):
     return {"precision": _manifold_share(r, f, k), "recall": _manifold_share(f, r, k)}
 
 
+class Reference:
+    """Real images and a classifier, with the real features, Gaussian fit and k-NN radii computed once.
+
+    ``evaluate(fake)`` then embeds and classifies the fakes once for every metric: what the
+    trainer uses after each epoch and ``minigan eval`` uses once.
+    """
+
+    def __init__(self, real=None, classifier=None, k=3):
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"Reference: k must be a positive int, got {k!r}")
+        self.judge, self.k = _judge(classifier), k
+        self.real = self.judge.embed(self.judge.heldout_images() if real is None else real)
+        if len(self.real) <= k:
+            raise ValueError(f"Reference: more than k={k} real images are needed, got {len(self.real)}")
+        self.fit = gaussian_fit(self.real)
+
+    def evaluate(self, fake):
+        """{"fid", "score", "coverage", "missing", "histogram", "kl_uniform", "precision", "recall", "n"}."""
+        features, p = self.judge.embed(fake), self.judge.predict(fake)
+        if len(features) <= self.k:
+            raise ValueError(f"evaluate: more than k={self.k} fake images are needed, got {len(features)}")
+        coverage = _coverage(p)
+        return {"fid": frechet_distance(*self.fit, *gaussian_fit(features)), "score": _score(p),
+                "coverage": coverage["covered"], "missing": coverage["missing"], "histogram": coverage["histogram"],
+                "kl_uniform": coverage["kl_uniform"], "precision": _manifold_share(self.real, features, self.k),
+                "recall": _manifold_share(features, self.real, self.k), "n": len(features)}
+
+
 def evaluate(fake, real=None, classifier=None, k=3):
-    """Every metric at once: {"fid", "score", "coverage", "missing", "histogram", "kl_uniform", "precision",
-    "recall", "n"}. ``real`` defaults to the classifier's held-out real digits."""
-    judge = _judge(classifier)
-    real = judge.heldout_images() if real is None else real
-    coverage = mode_coverage(fake, judge)
-    return {"fid": fid(real, fake, judge), "score": classifier_score(fake, judge), "coverage": coverage["covered"],
-            "missing": coverage["missing"], "histogram": coverage["histogram"],
-            "kl_uniform": coverage["kl_uniform"], **precision_recall(real, fake, k, judge), "n": len(fake)}
+    """Every metric at once (see ``Reference.evaluate``); ``real`` defaults to the classifier's held-out digits."""
+    return Reference(real, classifier, k).evaluate(fake)
 
 
 def report(result):

@@ -76,11 +76,13 @@ def plot_curves(records, path, output_labels=("D(x)", "D(G(z))")):
     """
     from matplotlib.figure import Figure
 
+    scores = [r for r in records if r.get("fid") is not None]
     records = [r for r in records if r.get("loss_d") is not None]
     if not records:
         raise ValueError("plot_curves: no records with a loss_d")
-    fig = Figure(figsize=(11, 4))
-    ax_loss, ax_d = fig.subplots(1, 2)
+    fig = Figure(figsize=(16.5 if scores else 11, 4))
+    axes = fig.subplots(1, 3 if scores else 2)
+    ax_loss, ax_d = axes[0], axes[1]
     curves = [(ax_loss, "loss_d", "loss_D"), (ax_loss, "loss_g", "loss_G"),
               (ax_d, "d_real", output_labels[0]), (ax_d, "d_fake", output_labels[1])]
     for ax, key, label in curves:
@@ -94,5 +96,20 @@ def plot_curves(records, path, output_labels=("D(x)", "D(G(z))")):
     for ax in (ax_loss, ax_d):
         ax.grid(alpha=0.3)
         ax.legend()
+    if scores:
+        _plot_scores(axes[2], scores)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+
+
+def _plot_scores(ax, scores):
+    """FID (left axis, log scale) and the number of digits covered (right axis) after each epoch."""
+    step = [r["step"] for r in scores]
+    ax.plot(step, [r["fid"] for r in scores], "o-", color="C0", label="FID")
+    ax.set(title="scores after each epoch", xlabel="step", ylabel="FID (lower is better)", yscale="log")
+    ax.grid(alpha=0.3)
+    right = ax.twinx()
+    right.plot(step, [r["coverage"] for r in scores], "s--", color="C3", label="digits covered")
+    right.set(ylabel="digits covered (of 10)", ylim=(0, 10.5))
+    lines = ax.get_lines() + right.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], loc="upper right")

@@ -38,12 +38,17 @@ class RunFiles:
         plots.save_png(picture, self.path / f"grid_epoch_{epoch:03d}.png")
 
     def write_snapshot(self, G, meta, epoch):
-        """generator_epoch_NNN.npz, then drop the snapshots older than the newest ``keep_snapshots``."""
+        """generator_epoch_NNN.npz, then drop all but the newest ``keep_snapshots``."""
         if self.keep_snapshots == 0:
             return
         checkpoint.save_generator(self.path / f"generator_epoch_{epoch:03d}.npz", G, meta)
         for old in sorted(self.path.glob("generator_epoch_*.npz"))[:-self.keep_snapshots]:
             old.unlink()
+
+    def snapshot(self, epoch):
+        """The path of epoch ``epoch``'s generator snapshot, or None when it is not (or no longer) kept."""
+        path = self.path / f"generator_epoch_{epoch:03d}.npz"
+        return path if epoch is not None and path.exists() else None
 
     def write_final(self, picture, loss, with_gif):
         """samples.png, curves.png (when G has stepped) and progress.gif; returns the names written."""

@@ -15,11 +15,15 @@ from .errors import ConfigError
 
 
 def load_generator(checkpoint_path):
-    """(G in eval mode, z_dim) from a checkpoint or a generator snapshot; CheckpointError if it does not fit."""
+    """(G in eval mode, z_dim) from a checkpoint or a generator snapshot; CheckpointError if it does not fit.
+
+    A checkpoint of a run with ``ema`` gives the moving average of G's weights, the generator its
+    samples, snapshots and scores came from.
+    """
     saved = checkpoint.load_checkpoint(checkpoint_path)
     config = checkpoint.config_of(saved)
     G, _ = models.build(config.model, config.z_dim)
-    checkpoint.restore(saved, G)
+    checkpoint.restore(saved, G, sampler=True)
     return G.eval(), config.z_dim
 
 

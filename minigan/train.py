@@ -26,6 +26,8 @@ from .progress import ProgressBar, StopRequest
 from .runfolder import RunFolder
 from .sampling import generate, sample
 from .runlog import RunFiles
+from .scoring import scorer_for
+from .ema import WeightAverage
 
 # Settings that belong to one invocation and are not taken over from a checkpoint.
 PER_INVOCATION = ("backend", "max_steps")
@@ -65,6 +67,8 @@ class Run:
         self.fixed_z = backend.asarray(np.random.default_rng([config.seed, 3]).standard_normal(
             (config.n_samples, config.z_dim)), "float32")
         self.batches = data.Batches(images, config.batch_size, self.data_rng)
+        self.scorer = scorer_for(config, log)
+        self.average = WeightAverage(self.G, config.ema) if config.ema else None
         self.epoch, self.batch, self.step, self.perm = 0, 0, 0, None
         self.saved_step, self.record, self.files = None, None, None
         self.epoch_records, self.epoch_started = [], time.perf_counter()
@@ -109,7 +113,13 @@ class Run:
 
     def _restore(self, saved, old):
         meta = saved["meta"]
-        checkpoint.restore(saved, self.G, self.D, self.opt_g, self.opt_d)
+        averaged = self.average is not None and checkpoint.has_average(saved)
+        checkpoint.restore(saved, self.G, self.D, self.opt_g, self.opt_d,
+                           G_average=self.average.model if averaged else None)
+        if self.average is not None:
+            self.average.updates = int(meta.get("ema_updates", 0)) if averaged else 0
+            if not averaged:                       # an average starts here, from G's current weights
+                self.average.model.load_state_dict(self.G.state_dict())
         for opt, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
             opt.lr, opt.betas = lr, (self.config.beta1, self.config.beta2)
         self.opt_d.clip_value = _clip_value(self.config, self.loss)
@@ -173,6 +183,8 @@ class Run:
         z = backend.asarray(self.noise_rng.standard_normal((len(real), self.config.z_dim)), "float32")
         record = gan_step(self.G, self.D, self.loss, self.opt_g, self.opt_d, real, z,
                           update_g=(self.step + 1) % self.config.d_steps == 0, layer_norms=self.config.layer_norms)
+        if self.average is not None and "loss_g" in record:
+            self.average.update(self.G)
         self.step, self.batch = self.step + 1, self.batch + 1
         record.update(step=self.step, epoch=self.epoch + 1, ms=1e3 * (time.perf_counter() - t0))
         self.record = record
@@ -190,17 +202,23 @@ class Run:
         self.epoch, self.batch, self.perm = self.epoch + 1, 0, None
         self.save(self.epoch, 0, None)
         self.files.write_grid(self.sample_grid(), self.epoch)
-        self.files.write_snapshot(self.G, self._meta(self.epoch, 0), self.epoch)
+        self.files.write_snapshot(self.sampler, self._meta(self.epoch, 0), self.epoch)
         mean = {k: float(np.mean([r[k] for r in records if r.get(k) is not None] or [np.nan]))
                 for k in ("loss_d", "loss_g", "d_real", "d_fake")}
         bar.write(f"epoch {self.epoch}/{self.config.epochs} | {self._format(mean)} | {seconds:.1f} s "
                   f"({1e3 * seconds / max(1, len(records)):.0f} ms/step)")
+        if self.scorer is not None:
+            record, line, warning = self.scorer.score(self.sampler, self.epoch, self.files.snapshot)
+            self.files.metrics.write(dict(record, step=self.step, epoch=self.epoch))
+            bar.write(line)
+            if warning:
+                bar.write(warning)
 
     def save(self, epoch, batch, perm):
         """Check that the whole state is finite, then write the checkpoint atomically."""
         self._check_state()
         checkpoint.save_checkpoint(self.files.checkpoint, self.G, self.D, self.opt_g, self.opt_d,
-                                   self._meta(epoch, batch), perm)
+                                   self._meta(epoch, batch), perm, G_average=self.average and self.average.model)
         self.saved_step = self.step
 
     # -- phase 4: finish ---------------------------------------------------------------------
@@ -209,17 +227,24 @@ class Run:
         written = self.files.write_final(self.sample_grid(), self.loss, with_gif=(status == "finished"))
         self.log(f"minigan: {status}; wrote {', '.join(written)} in {self.folder.path}")
 
+    @property
+    def sampler(self):
+        """The generator that makes the pictures, snapshots and scores: the weight average, or G."""
+        return self.average.model if self.average is not None else self.G
+
     def sample_grid(self):
-        self.G.eval()
-        picture = plots.image_grid(self.G(self.fixed_z))
-        self.G.train()
+        G = self.sampler
+        training = G.training
+        G.eval()
+        picture = plots.image_grid(G(self.fixed_z))
+        G.train(training)
         return picture
 
     # -- helpers -----------------------------------------------------------------------------
     def _meta(self, epoch, batch):
         return {"config": dataclasses.asdict(self.config), "epoch": epoch, "batch": batch, "step": self.step,
                 "data_rng": self.data_rng.bit_generator.state, "noise_rng": self.noise_rng.bit_generator.state,
-                "data": data.fingerprint(self.images)}
+                "data": data.fingerprint(self.images), "ema_updates": self.average.updates if self.average else 0}
 
     def _check_state(self):
         """TrainingDiverged when a weight, a BatchNorm statistic or an Adam moment is NaN or infinite."""

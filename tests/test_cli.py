@@ -20,7 +20,8 @@ import pytest
 import minigan as mg
 import minigan.cli  # noqa: F401  (the command line is not imported by the package)
 
-TINY = ["--model", "mlp", "--limit", "64", "--batch-size", "16", "--log-every", "1000", "--keep-snapshots", "1"]
+TINY = ["--model", "mlp", "--limit", "64", "--batch-size", "16", "--log-every", "1000", "--keep-snapshots", "1",
+        "--eval-n", "0"]
 
 
 def _command():
@@ -82,6 +83,19 @@ def test_help_version_and_every_option_has_a_sentence_and_a_default():
         takes_value = action.nargs != 0
         if takes_value and action.dest not in ("resume",):
             assert "default" in action.help, action.option_strings
+
+
+def test_eval_prints_every_metric(finished_run):
+    out = _run("eval", "--checkpoint", finished_run / "checkpoint.npz", "--n", "200")
+    assert out.returncode == 0, out.stderr
+    for word in ("FID", "classifier score", "coverage", "precision", "recall", "n = 200"):
+        assert word in out.stdout
+    out = _run("eval", "--checkpoint", finished_run / "generator_epoch_002.npz", "--n", "200", "--json")
+    result = json.loads(out.stdout)
+    assert result["n"] == 200 and set(result) >= {"fid", "score", "coverage", "missing", "precision", "recall"}
+    _one_line(_run("eval", "--checkpoint", finished_run / "checkpoint.npz", "--n", "5"), 2, "--n")
+    _one_line(_run("eval", "--checkpoint", finished_run / "checkpoint.npz", "--classifier",
+                   finished_run / "config.json"), 2, "config.json", "not a readable minigan classifier")
 
 
 def test_gradcheck_command_with_a_backend():

@@ -15,7 +15,7 @@ def _quiet(*_):
 
 def _config(tmp_path, **overrides):
     settings = dict(model="mlp", epochs=2, batch_size=16, limit=64, out=str(tmp_path / "run"), log_every=2,
-                    n_samples=16)
+                    n_samples=16, eval_n=0)
     settings.update(overrides)
     return TrainConfig(**settings)
 
@@ -229,3 +229,51 @@ def test_a_float32_run_logs_plain_numbers_and_real_samples(tmp_path):
     record = json.loads((result["out"] / "metrics.jsonl").read_text().splitlines()[-1])
     assert all(isinstance(v, (int, float)) for k, v in record.items() if not k.startswith("layer_norms"))
     assert mg.plots.load_png(result["out"] / "real_samples.png").shape == (2 * (4 * 30 + 2), 2 * (4 * 30 + 2))
+
+
+def test_each_epoch_is_scored_on_fixed_noise(tmp_path):
+    logged = []
+    result = train(_config(tmp_path, epochs=2, eval_n=40), log=logged.append)
+    records = [json.loads(line) for line in (result["out"] / "metrics.jsonl").read_text().splitlines()]
+    scores = [r for r in records if "fid" in r]
+    assert [(r["epoch"], r["step"]) for r in scores] == [(1, 4), (2, 8)]
+    assert all(r["fid"] > 0 and 1.0 <= r["score"] <= 10.0 and 0 <= r["coverage"] <= 10 for r in scores)
+    assert sum(line.startswith("epoch 2 scores | FID") for line in logged) == 1
+    assert mg.plots.load_png(result["out"] / "curves.png").shape[1] == 1650     # the third panel
+    again = train(_config(tmp_path, epochs=2, eval_n=40, out=str(tmp_path / "again")), log=_quiet)
+    assert [json.loads(line) for line in (again["out"] / "metrics.jsonl").read_text().splitlines()
+            if "fid" in line][0]["fid"] == scores[0]["fid"]
+
+
+def test_no_scores_for_other_data_without_a_classifier(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    x, y = mg.data.load_mnist(limit=64)
+    mg.data.write_idx(data / "train-images-idx3-ubyte", (255 * x[:, 0]).astype(np.uint8))
+    mg.data.write_idx(data / "train-labels-idx1-ubyte", y.astype(np.uint8))
+    logged = []
+    train(_config(tmp_path, epochs=1, eval_n=40, data=str(data)), log=logged.append)
+    assert any("no per-epoch scores" in line and "train-classifier" in line for line in logged)
+    with pytest.raises(mg.errors.ConfigError, match="classifier"):
+        train(_config(tmp_path, epochs=1, eval_n=40, classifier=str(tmp_path / "none.npz"),
+                      out=str(tmp_path / "other")), log=_quiet)
+    assert not (tmp_path / "other").exists()
+
+
+def test_a_drop_in_coverage_is_a_warning_naming_the_better_epoch(tmp_path):
+    class Reference:
+        def __init__(self, coverages):
+            self.coverages = iter(coverages)
+
+        def evaluate(self, images):
+            covered = next(self.coverages)
+            return {"fid": 1.0, "score": 2.0, "coverage": covered, "missing": list(range(covered, 10)),
+                    "precision": 0.5, "recall": 0.5}
+
+    G, _ = mg.models.build("mlp", z_dim=8, rng=0)
+    scorer = mg.scoring.EpochScorer(Reference([8, 10, 6]), n=10, z_dim=8, seed=0)
+    snapshots = {2: tmp_path / "generator_epoch_002.npz"}
+    warnings = [scorer.score(G, epoch, snapshots.get)[2] for epoch in (1, 2, 3)]
+    assert warnings[:2] == [None, None]
+    assert "epoch 3 show 6 of 10 digits (missing: 6, 7, 8, 9)" in warnings[2]
+    assert "G of epoch 2 covered 10: " + str(snapshots[2]) in warnings[2]

@@ -1,0 +1,73 @@
+"""Scoring the generator while it trains: a fixed noise set, scored after every epoch.
+
+``EpochScorer`` draws ``eval_n`` noise vectors once (from the run's seed), and after each epoch
+runs G in eval mode on them and scores the images with ``metrics.Reference`` (FID, classifier
+score, digit coverage, precision and recall against the classifier's held-out real digits). The
+same noise every epoch makes the numbers comparable over the run. A drop in coverage is the
+signature of mode collapse: the scorer returns a warning naming the missing digits and the
+snapshot of the epoch before.
+"""
+import time
+
+import numpy as np
+
+from . import backend, classifier, metrics
+from .errors import ConfigError
+
+
+def scorer_for(config, log):
+    """An EpochScorer for the run, or None when scoring is off or no classifier fits its data."""
+    if config.eval_n == 0:
+        return None
+    if config.classifier is None and config.data is not None:
+        log("minigan: no per-epoch scores: the shipped classifier knows the embedded MNIST digits only "
+            "(train one with minigan train-classifier --data DIR and pass --classifier)")
+        return None
+    try:
+        judge = classifier.load(config.classifier) if config.classifier else None
+    except classifier.ClassifierError as error:
+        raise ConfigError("classifier", f"{error}") from None
+    return EpochScorer(metrics.Reference(classifier=judge), config.eval_n, config.z_dim, config.seed)
+
+
+class EpochScorer:
+    """Scores G on fixed noise; remembers the best coverage so far to spot a collapse."""
+
+    def __init__(self, reference, n, z_dim, seed):
+        self.reference = reference
+        self.z = np.random.default_rng([seed, 4]).standard_normal((n, z_dim)).astype(np.float32)
+        self.best_coverage, self.best_epoch = 0, None
+
+    def images(self, G, chunk=250):
+        training = G.training
+        G.eval()
+        try:
+            return np.concatenate([backend.to_numpy(G(backend.asarray(self.z[i:i + chunk])))
+                                   for i in range(0, len(self.z), chunk)])
+        finally:
+            G.train(training)
+
+    def score(self, G, epoch, snapshot_of=lambda epoch: None):
+        """(record for metrics.jsonl, log line, warning or None) for G after ``epoch``.
+
+        The warning comes when the digits covered drop below the best epoch's (naming that epoch's
+        snapshot, ``snapshot_of(epoch)``, if it is kept) or when 3 or fewer digits are covered.
+        """
+        start = time.perf_counter()
+        result = self.reference.evaluate(self.images(G))
+        seconds = time.perf_counter() - start
+        record = {k: result[k] for k in ("fid", "score", "coverage", "missing", "precision", "recall")}
+        record["eval_s"] = seconds
+        line = (f"epoch {epoch} scores | FID {result['fid']:.1f} | score {result['score']:.2f} | "
+                f"digits {result['coverage']}/10 | precision {result['precision']:.2f} | "
+                f"recall {result['recall']:.2f} | {seconds:.1f} s")
+        warning = None
+        if result["coverage"] < self.best_coverage or result["coverage"] <= 3:
+            missing = ", ".join(str(d) for d in result["missing"])
+            best = snapshot_of(self.best_epoch) if result["coverage"] < self.best_coverage else None
+            before = (f"; G of epoch {self.best_epoch} covered {self.best_coverage}: {best}") if best else ""
+            warning = (f"minigan: warning: possible mode collapse: the samples of epoch {epoch} show "
+                       f"{result['coverage']} of 10 digits (missing: {missing}){before}")
+        if result["coverage"] >= self.best_coverage:
+            self.best_coverage, self.best_epoch = result["coverage"], epoch
+        return record, line, warning

@@ -1,0 +1,58 @@
+"""The moving average of G's weights: its update rule, its place in checkpoints, and what samples use it."""
+import numpy as np
+import pytest
+
+import minigan as mg
+from minigan.ema import WeightAverage
+
+
+def test_the_update_rule_with_its_warm_up(rng):
+    net = mg.nn.Sequential(mg.nn.Dense(3, 2, rng=0), mg.nn.BatchNorm1d(2))
+    average = WeightAverage(net, 0.9)
+    start = net.parameters()[0].data.copy()
+    targets = []
+    for n in range(3):
+        net.parameters()[0].data[...] = rng.standard_normal((3, 2)).astype(np.float32)
+        net[1].running_mean[...] = float(n)
+        targets.append(net.parameters()[0].data.copy())
+        average.update(net)
+    expected, mean = start, np.zeros(2)
+    for n, target in enumerate(targets):
+        d = min(0.9, (1 + n) / (10 + n))
+        expected, mean = d * expected + (1 - d) * target, d * mean + (1 - d) * n
+    np.testing.assert_allclose(average.model.parameters()[0].data, expected, rtol=1e-6)
+    np.testing.assert_allclose(average.model[1].running_mean, mean, rtol=1e-6)
+    assert average.updates == 3 and not average.model.training
+    with pytest.raises(ValueError, match="decay must be a float in"):
+        WeightAverage(net, 1.0)
+
+
+def _config(tmp_path, **overrides):
+    settings = dict(model="dcgan", epochs=2, batch_size=8, limit=32, log_every=100, n_samples=4, eval_n=0,
+                    ema=0.9, out=str(tmp_path / "run"))
+    settings.update(overrides)
+    return mg.train.TrainConfig(**settings)
+
+
+def test_a_resumed_run_with_an_average_is_bit_identical(tmp_path):
+    quiet = lambda *_: None   # noqa: E731
+    straight = mg.train.train(_config(tmp_path, out=str(tmp_path / "a")), log=quiet)
+    stopped = mg.train.train(_config(tmp_path, out=str(tmp_path / "b"), max_steps=5), log=quiet)
+    mg.train.resume(stopped["checkpoint"], log=quiet)
+    a = mg.checkpoint.load_checkpoint(straight["checkpoint"])
+    b = mg.checkpoint.load_checkpoint(tmp_path / "b" / "checkpoint.npz")
+    assert any(k.startswith("E/") for k in a["arrays"]) and a["meta"]["ema_updates"] == 8
+    for k, v in a["arrays"].items():
+        assert np.array_equal(v, b["arrays"][k]), k
+
+
+def test_samples_come_from_the_average(tmp_path):
+    result = mg.train.train(_config(tmp_path), log=lambda *_: None)
+    saved = mg.checkpoint.load_checkpoint(result["checkpoint"])
+    G, _ = mg.models.build("dcgan")
+    G.load_state_dict({k[2:]: v for k, v in saved["arrays"].items() if k.startswith("E/")})
+    z = np.random.default_rng(0).standard_normal((3, 100)).astype(np.float32)
+    np.testing.assert_array_equal(mg.train.generate(result["checkpoint"], 3), G.eval()(z))
+    snapshot = mg.checkpoint.load_checkpoint(tmp_path / "run" / "generator_epoch_002.npz")
+    assert all(np.array_equal(snapshot["arrays"]["G/" + k[2:]], v) for k, v in saved["arrays"].items()
+               if k.startswith("E/"))
