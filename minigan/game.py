@@ -18,10 +18,10 @@ def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False
     opt_d.zero_grad()
     s_real = D(real)                               # step 1: the real batch, then the fake batch
     loss_real, d_real = loss.d_loss_real(s_real)
-    D.backward(d_real)
+    D.backward(d_real, need_dx=False)              # nothing uses the gradient of the images
     s_fake = D(fake)
     loss_fake, d_fake = loss.d_loss_fake(s_fake)
-    D.backward(d_fake)                             # the input gradient is dropped: G stays fixed
+    D.backward(d_fake, need_dx=False)              # G stays fixed: no gradient for the fakes
     record = {"loss_d": loss_real + loss_fake, "d_real": float(loss.mean_output(s_real)),
               "d_fake": float(loss.mean_output(s_fake)), "grad_norm_d": telemetry.grad_norm(D.parameters())}
     if layer_norms:

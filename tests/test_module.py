@@ -120,3 +120,24 @@ def test_a_frozen_layer_returns_dx_but_leaves_gradients_alone(rng):
     G.backward(dy)
     for p, g in zip(G.parameters(), grads):
         np.testing.assert_array_equal(p.grad, g)
+
+
+@pytest.mark.parametrize("first", [lambda: mg.nn.Conv2d(1, 2, 4, 2, 1, rng=0), lambda: mg.nn.Dense(4, 3, rng=0),
+                                   lambda: mg.nn.ConvTranspose2d(1, 2, 4, 2, 1, rng=0)])
+def test_need_dx_false_skips_the_input_gradient_and_keeps_the_parameter_gradients(rng, first):
+    def net():
+        layer = first()
+        return mg.nn.Sequential(layer, mg.nn.LeakyReLU(0.2))
+
+    shape = (3, 4) if isinstance(first(), mg.nn.Dense) else (3, 1, 6, 6)
+    x = rng.standard_normal(shape).astype(np.float32)
+    a, b = net(), net()
+    dy = rng.standard_normal(a(x).shape).astype(np.float32)
+    b(x)
+    assert a.backward(dy) is not None and b.backward(dy, need_dx=False) is None
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p.grad, q.grad)
+    assert b[0].needs_dx
+    nested = mg.nn.Sequential(mg.nn.Sequential(first()), mg.nn.ReLU())
+    nested(x)
+    assert nested.backward(np.ones(nested(x).shape, np.float32), need_dx=False) is None

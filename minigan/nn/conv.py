@@ -112,6 +112,8 @@ class Conv2d(_Conv):
             dW_mat = cols.T @ dy_mat                                     # (kh*kw*C_in, C_out)
             self.W.grad += dW_mat.reshape(kh, kw, self.in_channels, C_out).transpose(3, 2, 0, 1)
             self.b.grad += dy_mat.sum(axis=0)
+        if not self.needs_dx:                                            # the input is data: no dx
+            return None
         # step 3: dxpad = col2im(dy_mat @ W_mat.T), one kernel offset at a time
         dxpad = matmul_col2im(dy_mat, self.W.data, (N, Hout, Wout), xpad_shape, sh, sw)  # (N, H+2ph, W+2pw, C_in)
         return dxpad[:, ph:ph + H, pw:pw + W, :].transpose(0, 3, 1, 2)
@@ -169,6 +171,8 @@ class ConvTranspose2d(_Conv):
             dW_mat = x_mat.T @ dcols                                     # (C_in, kh*kw*C_out)
             self.W.grad += dW_mat.reshape(self.in_channels, kh, kw, self.out_channels).transpose(0, 3, 1, 2)
             self.b.grad += dy_nhwc.sum(axis=(0, 1, 2))
+        if not self.needs_dx:
+            return None
         W_mat = self.W.data.transpose(0, 2, 3, 1).reshape(self.in_channels, kh * kw * self.out_channels)
         dx_mat = dcols @ W_mat.T                                         # (N*H*W, C_in)
         return dx_mat.reshape(N, H, W, self.in_channels).transpose(0, 3, 1, 2)

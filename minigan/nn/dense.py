@@ -15,7 +15,7 @@ def check_size(layer_name, **sizes):
 class Dense(Layer):
     """Affine map y = x @ W + b.
 
-    Backward: dW += x.T @ dy,  db += sum_n dy[n],  dx = dy @ W.T.
+    Backward: dW += x.T @ dy,  db += sum_n dy[n],  dx = dy @ W.T (None when ``needs_dx`` is False).
     Shapes: x (N, in_features) -> y (N, out_features); W (in_features, out_features), b (out_features,).
 
     Parameters
@@ -49,7 +49,7 @@ class Dense(Layer):
         if not self.frozen:
             self.W.grad += x.T @ dy
             self.b.grad += dy.sum(axis=0)
-        return dy @ self.W.data.T
+        return dy @ self.W.data.T if self.needs_dx else None
 
     def __repr__(self):
         return f"Dense({self.in_features}, {self.out_features})"

@@ -36,7 +36,9 @@ class Layer:
 
     Subclasses implement ``forward(x)`` (save what backward needs with
     ``self._save(y.shape, cache)``) and ``backward(dy)`` (read it back with
-    ``self._pop_cache(dy)``). Untrained state such as BatchNorm's running
+    ``self._pop_cache(dy)``). ``backward`` returns dx; a layer whose dx costs real work (Dense,
+    the convolutions) returns None instead when its ``needs_dx`` flag is False, which
+    ``Sequential.backward(dy, need_dx=False)`` sets for the first layer of a network fed with data. Untrained state such as BatchNorm's running
     statistics is listed by name in the class attribute ``_buffer_names``.
     """
 
@@ -45,6 +47,7 @@ class Layer:
     def __init__(self):
         self.training = True
         self.frozen = False
+        self.needs_dx = True            # False: backward may skip dx and return None (a network's data input)
         self._cache = None
         self._y_shape = None
 
@@ -244,10 +247,23 @@ class Sequential(Layer):
             x = layer(x)
         return x
 
-    def backward(self, dy):
-        for layer in reversed(self.layers):
+    def backward(self, dy, need_dx=None):
+        """Backpropagate dy through every layer; returns dx, or None with ``need_dx=False``.
+
+        ``need_dx=False`` is for a network whose input is data (D on real images, or on fakes that
+        G will not learn from): the first layer then skips its input gradient, which for a
+        convolution is the costly col2im. None: the ``needs_dx`` flag (True unless a parent set it).
+        """
+        need_dx = self.needs_dx if need_dx is None else need_dx
+        first = self.layers[0]
+        for layer in reversed(self.layers[1:]):
             dy = layer.backward(dy)
-        return dy
+        first.needs_dx, previous = need_dx, first.needs_dx
+        try:
+            dx = first.backward(dy)
+        finally:
+            first.needs_dx = previous
+        return dx if need_dx else None
 
     def __getitem__(self, i):
         return Sequential(*self.layers[i]) if isinstance(i, slice) else self.layers[i]
