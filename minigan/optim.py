@@ -41,6 +41,50 @@ def _positive_number(owner, name, value):
     return float(value)
 
 
+class FlatParameters:
+    """Every parameter's data and gradient as views into one flat array each.
+
+    An optimizer then updates all parameters with a few whole-array operations instead of ten
+    small ones per parameter (which on a GPU are ten kernel launches each). The layers keep
+    using ``p.data`` and ``p.grad`` as before: they are reshaped slices of ``data`` and ``grad``.
+    If something rebinds a parameter's array (``load_state_dict``, ``astype``, a user),
+    ``ensure()`` notices and copies it back into the flat buffers. Shapes: data, grad (total,).
+    """
+
+    def __init__(self, params):
+        self.params = params
+        self.sizes = [int(p.data.size) for p in params]
+        self.offsets = [sum(self.sizes[:i]) for i in range(len(params))]
+        xp = backend.xp_of(params[0].data)
+        self.data = xp.empty(sum(self.sizes), dtype=params[0].data.dtype)
+        self.grad = xp.zeros_like(self.data)
+        self.bind()
+
+    @staticmethod
+    def applies(params):
+        """True when all parameters share one backend and one dtype (else each is updated on its own)."""
+        xp = backend.xp_of(params[0].data)
+        return all(backend.xp_of(p.data) is xp and p.data.dtype == params[0].data.dtype and p.grad is not None
+                   and p.grad.shape == p.data.shape and p.grad.dtype == p.data.dtype for p in params)
+
+    def views(self, flat):
+        """Each parameter's slice of a flat array, in its shape."""
+        return [flat[o:o + n].reshape(p.data.shape) for p, o, n in zip(self.params, self.offsets, self.sizes)]
+
+    def bind(self):
+        for p, data, grad in zip(self.params, self.views(self.data), self.views(self.grad)):
+            data[...] = p.data
+            grad[...] = p.grad
+            p.data, p.grad = data, grad
+
+    def ensure(self):
+        """Re-bind any parameter whose data or gradient is no longer a view of the flat buffers."""
+        if any(p.data.base is not self.data or p.grad.base is not self.grad for p in self.params):
+            if not self.applies(self.params) or self.params[0].data.dtype != self.data.dtype:
+                raise RuntimeError("FlatParameters: a parameter changed dtype or backend; build a new optimizer")
+            self.bind()
+
+
 class Optimizer:
     """Shared bookkeeping: the parameter list, zero_grad, weight clipping and state (de)serialisation."""
 
@@ -56,14 +100,23 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if not isinstance(p, Parameter):
                 raise TypeError(f"{name}: params[{i}] must be a Parameter, got {type(p).__name__}")
+            if any(p is q for q in self.params[:i]):
+                raise ValueError(f"{name}: params[{i}] is listed twice; it would be updated twice per step")
         self.lr = _positive_number(name, "lr", lr)
         if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
             raise ValueError(f"{name}: weight_decay must be >= 0, got {weight_decay!r}")
         self.weight_decay = float(weight_decay)
         self.clip_value = None if clip_value is None else _positive_number(name, "clip_value", clip_value)
         self.t = 0
-        self.state = [{key: backend.xp_of(p.data).zeros_like(p.data) for key in self._state_names}
-                      for p in self.params]
+        self.flat = FlatParameters(self.params) if FlatParameters.applies(self.params) else None
+        if self.flat is not None:                  # one flat array per state, each parameter's a view of it
+            self.flat_state = {key: backend.xp_of(self.flat.data).zeros_like(self.flat.data)
+                               for key in self._state_names}
+            views = {key: self.flat.views(a) for key, a in self.flat_state.items()}
+            self.state = [{key: views[key][i] for key in self._state_names} for i in range(len(self.params))]
+        else:
+            self.state = [{key: backend.xp_of(p.data).zeros_like(p.data) for key in self._state_names}
+                          for p in self.params]
 
     @classmethod
     def state_names(cls):
@@ -72,25 +125,39 @@ class Optimizer:
 
     def zero_grad(self):
         """Set every parameter's gradient to zero."""
+        if self.flat is not None:
+            self.flat.ensure()
+            self.flat.grad.fill(0)
+            return
         for p in self.params:
             p.zero_grad()
 
     def step(self):
-        """Update every parameter from its gradient (then clip, if ``clip_value`` was given)."""
+        """Update every parameter from its gradient (then clip, if ``clip_value`` was given).
+
+        With flat buffers (``FlatParameters``) the update runs once over all parameters; the
+        arithmetic per element is the same, so the result is bit for bit that of the loop.
+        """
         self.t += 1
-        for i, (p, state) in enumerate(zip(self.params, self.state)):
+        for i, p in enumerate(self.params):
             if p.grad is None or tuple(p.grad.shape) != tuple(p.data.shape):
                 got = None if p.grad is None else tuple(p.grad.shape)
                 raise RuntimeError(f"{type(self).__name__}: params[{i}] of shape {tuple(p.data.shape)} "
                                    f"has no gradient of its shape (got {got}); run backward first")
-            g = p.grad
+        if self.flat is not None:
+            self.flat.ensure()
+            targets = [(self.flat.data, self.flat.grad, self.flat_state)]
+        else:
+            targets = [(p.data, p.grad, state) for p, state in zip(self.params, self.state)]
+        for data, g, state in targets:
             if self.weight_decay:
-                g = g + self.weight_decay * p.data                    # step 1
-            self._update(p, g, state)
+                g = g + self.weight_decay * data                      # step 1
+            self._update(data, g, state)
         if self.clip_value is not None:
-            clip_weights(self.params, self.clip_value)
+            clip_weights([self.flat] if self.flat is not None else self.params, self.clip_value)
 
-    def _update(self, p, g, state):
+    def _update(self, data, g, state):
+        """Update the array ``data`` in place from its gradient ``g`` and its state arrays."""
         raise NotImplementedError
 
     def _hyperparameters(self):
@@ -114,8 +181,9 @@ class Optimizer:
         for key, value in state["hyperparameters"].items():
             setattr(self, key, tuple(value) if isinstance(value, list) else value)
         self.t = int(state["t"])
-        self.state = [{k: backend.xp_of(p.data).asarray(s[k], dtype=p.data.dtype) for k in self._state_names}
-                      for p, s in zip(self.params, state["state"])]
+        for mine, (p, saved) in zip(self.state, zip(self.params, state["state"])):
+            for k in self._state_names:                # in place: the flat buffers keep their views
+                mine[k][...] = backend.xp_of(p.data).asarray(saved[k], dtype=mine[k].dtype)
 
     def check_state_dict(self, state):
         """Raise ValueError as ``load_state_dict`` would (naming what is wrong), changing nothing."""
@@ -178,7 +246,7 @@ class Adam(Optimizer):
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = _positive_number("Adam", "eps", eps)
 
-    def _update(self, p, g, state):
+    def _update(self, data, g, state):
         beta1, beta2 = self.betas
         m, v = state["m"], state["v"]
         m *= beta1                                                    # step 2
@@ -189,7 +257,7 @@ class Adam(Optimizer):
         denom = backend.xp_of(v).sqrt(v)
         denom /= math.sqrt(1.0 - beta2 ** self.t)
         denom += self.eps
-        p.data -= step_size * (m / denom)
+        data -= step_size * (m / denom)
 
     def _hyperparameters(self):
         return dict(super()._hyperparameters(), betas=self.betas, eps=self.eps)
@@ -220,9 +288,9 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
         self.momentum = float(momentum)
 
-    def _update(self, p, g, state):
+    def _update(self, data, g, state):
         if self.momentum == 0.0:
-            p.data -= self.lr * g
+            data -= self.lr * g
             return
         buf = state["buf"]
         if self.t == 1:
@@ -230,7 +298,7 @@ class SGD(Optimizer):
         else:
             buf *= self.momentum
             buf += g
-        p.data -= self.lr * buf
+        data -= self.lr * buf
 
     def _hyperparameters(self):
         return dict(super()._hyperparameters(), momentum=self.momentum)

@@ -100,13 +100,44 @@ def test_state_dict_round_trip_continues_bit_identically(rng, make):
 
 def test_updates_are_in_place_and_keep_float32():
     layer = mg.nn.Dense(3, 2, rng=0)
-    W = layer.W.data
     layer(np.ones((4, 3), dtype=np.float32))
     layer.backward(np.ones((4, 2), dtype=np.float32))
-    for opt in (Adam(layer.parameters()), SGD(layer.parameters(), lr=0.1, momentum=0.5)):
+    for make in (lambda: Adam(layer.parameters()), lambda: SGD(layer.parameters(), lr=0.1, momentum=0.5)):
+        opt = make()
+        W = layer.W.data
+        assert W.base is opt.flat.data                      # a view of the optimizer's flat buffer
         opt.step()
         assert layer.W.data is W and W.dtype == np.float32 and layer.b.data.dtype == np.float32
         assert all(s.dtype == np.float32 for state in opt.state for s in state.values())
+
+
+def test_flat_updates_equal_the_per_parameter_loop_and_survive_rebinding(rng):
+    def setup():
+        G, _ = mg.models.build("mlp", z_dim=4, rng=0)
+        return G, G.parameters()
+
+    G1, params1 = setup()
+    G2, params2 = setup()
+    flat, loop = Adam(params1, weight_decay=0.01), Adam(params2, weight_decay=0.01)
+    loop.flat = None                                         # the plain loop over parameters
+    loop.state = [{k: np.zeros_like(p.data) for k in ("m", "v")} for p in params2]
+    for step in range(3):
+        for p, q in zip(params1, params2):
+            g = rng.standard_normal(p.shape).astype(np.float32)
+            p.grad[...], q.grad[...] = g, g
+        flat.step()
+        loop.step()
+        if step == 1:                                        # load_state_dict rebinds p.data
+            G1.load_state_dict(G1.state_dict())
+    for p, q in zip(params1, params2):
+        np.testing.assert_array_equal(p.data, q.data)
+    assert params1[0].data.base is flat.flat.data
+
+
+def test_a_parameter_listed_twice_is_refused():
+    p = _param([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"SGD: params\[1\] is listed twice"):
+        SGD([p, p], lr=0.1)
 
 
 def test_clip_value_clamps_after_each_step():

@@ -1,0 +1,216 @@
+"""The full GAN training step, minigan against the same models in PyTorch, at several batch sizes.
+
+    python bench/train_step.py                    # dcgan and mlp at batch 32, 64, 128; 3 rounds
+    python bench/train_step.py --quick            # 1 round, shorter timing (under 3 minutes)
+    python bench/train_step.py --native-blas      # OpenBLAS picks its own kernels (see below)
+    python bench/train_step.py --backend cupy --batches 64 256 1024    # on a GPU, against PyTorch CUDA
+
+The step is ``minigan.game.gan_step``: G makes fakes, D on the real and the fake batch, one Adam
+step for D, G through the frozen D, one Adam step for G. The PyTorch side is the same game on
+copies of minigan's networks (``torch_peer.TorchGame``). Before any timing, one step of each is
+compared on the same weights and data: the losses and every gradient must agree, so the timing
+compares the same work.
+
+Each framework runs in its own process (their thread pools contend in one), alternating, for
+several rounds; each round times many steps on random (never zero) data after a warm-up and
+reports the median; the table gives the median over rounds and the range of the ratio. GFLOP/s
+counts the matrix-product arithmetic of the step (forward 2·M·K·N per Dense and convolution;
+G forward and backward, D three times forward and backward); peak MB is the process's peak
+resident memory. On a GPU each step is synchronised before the clock is read.
+
+This machine's environment sets ``OPENBLAS_CORETYPE=Haswell`` and ``OPENBLAS_L2_SIZE``, which
+force OpenBLAS onto its AVX2 kernels; a user's machine does not. ``--native-blas`` removes both
+variables for the timed processes only; the table's header names the kernel OpenBLAS reports
+(threadpoolctl). PyTorch is the peer here, never a dependency of minigan.
+"""
+import argparse
+import json
+import os
+import pathlib
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import torch_peer  # noqa: E402
+
+import minigan as mg  # noqa: E402
+
+BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def _inputs(model, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((batch, 1, 28, 28)).astype(np.float32), rng.standard_normal((batch, 100)).astype(np.float32)
+
+
+def matmul_gflop(model, batch):
+    """Matrix-product GFLOP of one step: 3 x G's forward (forward + backward) and 8 x D's (module docstring)."""
+    G, D = mg.models.build(model, rng=0)
+    real, z = _inputs(model, batch)
+
+    def forward_flop(net, x):
+        total = 0
+        for layer in net:
+            y = layer(x)
+            if isinstance(layer, mg.nn.Dense):
+                total += 2 * x.shape[0] * layer.in_features * layer.out_features
+            elif isinstance(layer, mg.nn.Conv2d):
+                total += 2 * y.shape[0] * y.shape[2] * y.shape[3] * layer.W.data.size
+            elif isinstance(layer, mg.nn.ConvTranspose2d):
+                total += 2 * x.shape[0] * x.shape[2] * x.shape[3] * layer.W.data.size
+            x = y
+        return total
+
+    return (3 * forward_flop(G, z) + 8 * forward_flop(D, real)) / 1e9
+
+
+def _timed(step, sync, min_time, min_steps=5):
+    for _ in range(3):
+        step()
+    sync()
+    times, start = [], time.perf_counter()
+    while len(times) < min_steps or time.perf_counter() - start < min_time:
+        t = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - t)
+    return 1e3 * statistics.median(times)
+
+
+def _minigan_step(model, batch, backend):
+    mg.set_backend(backend)
+    G, D = mg.models.build(model, rng=0)
+    loss = mg.losses.get("nonsaturating")
+    lr_g = mg.config.DEFAULT_LR_G[model]
+    opt_g, opt_d = mg.optim.Adam(G.parameters(), lr=lr_g), mg.optim.Adam(D.parameters())
+    real, z = (mg.backend.asarray(a) for a in _inputs(model, batch))
+    sync = (lambda: sys.modules["cupy"].cuda.Device().synchronize()) if backend == "cupy" else (lambda: None)
+    return (lambda: mg.game.gan_step(G, D, loss, opt_g, opt_d, real, z)), sync
+
+
+def _torch_step(model, batch, backend, threads):
+    torch = torch_peer.require_torch()
+    torch.set_num_threads(threads)
+    device = "cuda" if backend == "cupy" else "cpu"
+    G, D = mg.models.build(model, rng=0)
+    game = torch_peer.TorchGame(G, D, lr_g=mg.config.DEFAULT_LR_G[model], device=device)
+    real, z = (torch.as_tensor(a, device=device) for a in _inputs(model, batch))
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    return (lambda: game.step(real, z)), sync
+
+
+def worker(framework, model, batches, backend, threads, min_time):
+    if framework == "minigan":
+        mg.backend.tune_allocator()
+    out = {}
+    for batch in batches:
+        step, sync = (_minigan_step(model, batch, backend) if framework == "minigan"
+                      else _torch_step(model, batch, backend, threads))
+        out[batch] = _timed(step, sync, min_time)
+    out["peak_mb"] = peak_mb()
+    print(json.dumps(out))
+
+
+def peak_mb():
+    """This process's peak resident memory (VmHWM; ru_maxrss would carry over the parent's peak across exec)."""
+    try:
+        for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def check_same_step(model, batch=16):
+    """One step of each side on the same weights and data, in float32: the largest relative differences."""
+    torch = torch_peer.require_torch()
+    G, D = mg.models.build(model, rng=0)
+    game = torch_peer.TorchGame(G, D, lr_g=mg.config.DEFAULT_LR_G[model])
+    real, z = _inputs(model, batch)
+    ours = mg.game.gan_step(G, D, mg.losses.get("nonsaturating"), mg.optim.Adam(G.parameters()),
+                            mg.optim.Adam(D.parameters()), real, z)
+    theirs = [float(v.detach()) for v in game.step(torch.as_tensor(real), torch.as_tensor(z))]
+    loss = max(abs(ours["loss_d"] - theirs[0]) / abs(theirs[0]), abs(ours["loss_g"] - theirs[1]) / abs(theirs[1]))
+    grads = []
+    for net, tnet in ((G, game.G), (D, game.D)):
+        for layer, tlayer in zip(net, tnet):
+            for p, tp in zip(layer.parameters(), tlayer.parameters()):
+                a = p.grad.T if isinstance(layer, mg.nn.Dense) and p is layer.W else p.grad
+                b = tp.grad.numpy()
+                grads.append(float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)))
+    return loss, max(grads)
+
+
+def blas_kernel(env):
+    """What OpenBLAS reports (kernel, threads) in a process started with ``env``."""
+    code = ("import json, numpy, threadpoolctl; print(json.dumps([(i.get('internal_api'), i.get('architecture'), "
+            "i.get('num_threads')) for i in threadpoolctl.threadpool_info() if i.get('user_api') == 'blas']))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    return out.stdout.strip() if out.returncode == 0 else "unknown (pip install threadpoolctl)"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["dcgan", "mlp"], choices=["dcgan", "mlp"])
+    parser.add_argument("--batches", nargs="+", type=int, default=None, help="default 32 64 128 (cupy: 64 256 1024)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--min-time", type=float, default=1.5, help="seconds of timed steps per measurement")
+    parser.add_argument("--quick", action="store_true", help="1 round of 0.5 s per measurement")
+    parser.add_argument("--native-blas", action="store_true", help=f"unset {' and '.join(BLAS_VARIABLES)}")
+    parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
+    parser.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    batches = args.batches or ([64, 256, 1024] if args.backend == "cupy" else [32, 64, 128])
+    rounds, min_time = (1, 0.5) if args.quick else (args.rounds, args.min_time)
+    if args.worker:
+        return worker(*args.worker, batches, args.backend, args.threads, min_time)
+    torch_peer.require_torch()
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
+               MKL_NUM_THREADS=str(args.threads), MINIGAN_BACKEND=args.backend)
+    if args.native_blas:
+        for name in BLAS_VARIABLES:
+            env.pop(name, None)
+    print(f"# GAN training step, {args.backend}; {args.threads} threads; OpenBLAS {blas_kernel(env)}; "
+          f"{rounds} round(s), median of >= {min_time} s per measurement\n")
+    rows = []
+    for model in args.models:
+        loss, grads = check_same_step(model)
+        print(f"{model}: one step compared first: losses agree to {loss:.1e}, gradients to {grads:.1e} (float32)")
+        runs = {"minigan": [], "torch": []}
+        for _ in range(rounds):
+            for framework in runs:
+                out = subprocess.run([sys.executable, __file__, "--worker", framework, model, "--backend", args.backend,
+                                      "--threads", str(args.threads), "--batches", *map(str, batches)]
+                                     + (["--quick"] if args.quick else []), env=env, capture_output=True, text=True)
+                if out.returncode != 0:
+                    sys.exit(f"{framework} worker failed:\n{out.stderr}")
+                runs[framework].append(json.loads(out.stdout))
+        rows += _rows(model, batches, runs)
+    print("\n| model | batch | minigan ms | torch ms | ratio | ratio range | images/s | GFLOP/s | peak MB (minigan / torch) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
+def _rows(model, batches, runs):
+    rows = []
+    for batch in batches:
+        ours = [r[str(batch)] for r in runs["minigan"]]
+        theirs = [r[str(batch)] for r in runs["torch"]]
+        ratios = [a / b for a, b in zip(ours, theirs)]
+        ms = statistics.median(ours)
+        peak = f"{max(r['peak_mb'] for r in runs['minigan']):.0f} / {max(r['peak_mb'] for r in runs['torch']):.0f}"
+        rows.append(f"| {model} | {batch} | {ms:.2f} | {statistics.median(theirs):.2f} | "
+                    f"{statistics.median(ratios):.2f} | {min(ratios):.2f}-{max(ratios):.2f} | {1e3 * batch / ms:.0f} | "
+                    f"{matmul_gflop(model, batch) / (ms / 1e3):.0f} | {peak} |")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
