@@ -13,7 +13,11 @@ from . import telemetry
 
 
 def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False):
-    """One iteration of the game (steps 1-2 of the module docstring); returns a dict of numbers."""
+    """One iteration of the game (steps 1-2 of the module docstring).
+
+    Returns a dict of scalars on the device (losses, D's mean outputs, gradient norms), never
+    read here: on a GPU, reading one is a synchronisation (``telemetry.to_host`` reads many at once).
+    """
     fake = G(z)                                    # G keeps its cache for the G step below
     opt_d.zero_grad()
     s_real = D(real)                               # step 1: the real batch, then the fake batch
@@ -22,8 +26,8 @@ def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False
     s_fake = D(fake)
     loss_fake, d_fake = loss.d_loss_fake(s_fake)
     D.backward(d_fake, need_dx=False)              # G stays fixed: no gradient for the fakes
-    record = {"loss_d": loss_real + loss_fake, "d_real": float(loss.mean_output(s_real)),
-              "d_fake": float(loss.mean_output(s_fake)), "grad_norm_d": telemetry.grad_norm(D.parameters())}
+    record = {"loss_d": loss_real + loss_fake, "d_real": loss.mean_output(s_real),
+              "d_fake": loss.mean_output(s_fake), "grad_norm_d": telemetry.grad_norm(D.parameters())}
     if layer_norms:
         record["layer_norms_d"] = telemetry.layer_grad_norms(D)
     opt_d.step()

@@ -60,7 +60,9 @@ def sigmoid(s):
 class GANLoss:
     """Base class: score validation and the two entry points every loss implements.
 
-    Shapes: scores (N,) or (N, 1); gradients have the scores' shape and dtype; losses are floats.
+    Shapes: scores (N,) or (N, 1); gradients have the scores' shape and dtype; a loss is a scalar on
+    the scores' device (a NumPy scalar, or a 0-d CuPy array that ``float(loss)`` reads back), so
+    computing it never waits for the GPU.
     """
 
     name = ""
@@ -129,11 +131,11 @@ class _SigmoidLoss(GANLoss):
 
     def _d_real(self, s):
         N = s.shape[0]
-        loss = float((softplus(s) - self.real_label * s).mean())        # BCE(s, real_label), step 1
+        loss = (softplus(s) - self.real_label * s).mean()               # BCE(s, real_label), step 1
         return loss, (sigmoid(s) - self.real_label) / N
 
     def _d_fake(self, s):
-        return float(softplus(s).mean()), sigmoid(s) / s.shape[0]       # BCE(s, 0) = softplus(s)
+        return softplus(s).mean(), sigmoid(s) / s.shape[0]              # BCE(s, 0) = softplus(s)
 
     def __repr__(self):
         return f"{type(self).__name__}(real_label={self.real_label})"
@@ -151,7 +153,7 @@ class Minimax(_SigmoidLoss):
     name = "minimax"
 
     def _g(self, s):
-        return -float(softplus(s).mean()), -sigmoid(s) / s.shape[0]
+        return -softplus(s).mean(), -sigmoid(s) / s.shape[0]
 
 
 class NonSaturating(_SigmoidLoss):
@@ -164,7 +166,7 @@ class NonSaturating(_SigmoidLoss):
     name = "nonsaturating"
 
     def _g(self, s):
-        return float(softplus(-s).mean()), (sigmoid(s) - 1.0) / s.shape[0]
+        return softplus(-s).mean(), (sigmoid(s) - 1.0) / s.shape[0]
 
 
 class LSGAN(GANLoss):
@@ -179,10 +181,10 @@ class LSGAN(GANLoss):
 
     def _d_real(self, s):
         r = s - 1.0
-        return 0.5 * float((r * r).mean()), r / s.shape[0]
+        return 0.5 * (r * r).mean(), r / s.shape[0]
 
     def _d_fake(self, s):
-        return 0.5 * float((s * s).mean()), s / s.shape[0]
+        return 0.5 * (s * s).mean(), s / s.shape[0]
 
     _g = _d_real
 
@@ -200,14 +202,14 @@ class Hinge(GANLoss):
 
     def _d_real(self, s):
         xp, N = backend.xp_of(s), s.shape[0]
-        return float(xp.maximum(1.0 - s, 0.0).mean()), (s < 1.0).astype(s.dtype) * (-1.0 / N)
+        return xp.maximum(1.0 - s, 0.0).mean(), (s < 1.0).astype(s.dtype) * (-1.0 / N)
 
     def _d_fake(self, s):
         xp, N = backend.xp_of(s), s.shape[0]
-        return float(xp.maximum(1.0 + s, 0.0).mean()), (s > -1.0).astype(s.dtype) * (1.0 / N)
+        return xp.maximum(1.0 + s, 0.0).mean(), (s > -1.0).astype(s.dtype) * (1.0 / N)
 
     def _g(self, s):
-        return -float(s.mean()), backend.xp_of(s).full_like(s, -1.0 / s.shape[0])
+        return -s.mean(), backend.xp_of(s).full_like(s, -1.0 / s.shape[0])
 
 
 class Wasserstein(GANLoss):
@@ -222,10 +224,10 @@ class Wasserstein(GANLoss):
     needs_lipschitz = True
 
     def _d_real(self, s):
-        return -float(s.mean()), backend.xp_of(s).full_like(s, -1.0 / s.shape[0])
+        return -s.mean(), backend.xp_of(s).full_like(s, -1.0 / s.shape[0])
 
     def _d_fake(self, s):
-        return float(s.mean()), backend.xp_of(s).full_like(s, 1.0 / s.shape[0])
+        return s.mean(), backend.xp_of(s).full_like(s, 1.0 / s.shape[0])
 
     _g = _d_real
 

@@ -11,8 +11,36 @@ from . import backend
 
 
 def grad_norm(params):
-    """Global L2 norm of the gradients: sqrt(sum over parameters of sum(grad²)), a float (one host read)."""
-    return math.sqrt(float(sum((p.grad * p.grad).sum() for p in params)))
+    """Global L2 norm of the gradients, sqrt(sum over parameters of sum(grad²)), as a scalar on their device."""
+    total = sum((p.grad * p.grad).sum() for p in params)
+    return backend.xp_of(params[0].grad).sqrt(total)
+
+
+def to_host(records):
+    """The records with every device scalar (top level or one dict down) made a Python float.
+
+    All the scalars of all the records cross to the host in one transfer (one synchronisation on
+    a GPU), which is why the trainer reads its records on the logging interval, not every step.
+    """
+    slots = [(i, key, sub) for i, r in enumerate(records) for key, value in r.items()
+             for sub in (value if isinstance(value, dict) else [None]) if _is_array(value, sub)]
+    if not slots:
+        return [dict(r) for r in records]
+    values = [records[i][key] if sub is None else records[i][key][sub] for i, key, sub in slots]
+    xp = backend.xp_of(*values)
+    host = backend.to_numpy(xp.stack([xp.asarray(v, dtype="float64") for v in values])).tolist()
+    out = [{k: (dict(v) if isinstance(v, dict) else v) for k, v in r.items()} for r in records]
+    for (i, key, sub), value in zip(slots, host):
+        if sub is None:
+            out[i][key] = value
+        else:
+            out[i][key][sub] = value
+    return out
+
+
+def _is_array(value, sub):
+    item = value if sub is None else value[sub]
+    return hasattr(item, "dtype") and not isinstance(item, (bool, int, float))
 
 
 def nonfinite(named_arrays):
@@ -27,7 +55,7 @@ def nonfinite(named_arrays):
 
 
 def layer_grad_norms(model):
-    """{"<index> <layer>": L2 norm of that layer's gradients} for each layer of a Sequential with parameters."""
+    """{"<index> <layer>": L2 norm of that layer's gradients (a device scalar)} for each layer with parameters."""
     return {f"{i} {type(layer).__name__}": grad_norm(layer.parameters())
             for i, layer in enumerate(model) if layer.parameters()}
 

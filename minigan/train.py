@@ -71,7 +71,7 @@ class Run:
         self.average = WeightAverage(self.G, config.ema) if config.ema else None
         self.epoch, self.batch, self.step, self.perm = 0, 0, 0, None
         self.saved_step, self.record, self.files = None, None, None
-        self.epoch_records, self.epoch_started = [], time.perf_counter()
+        self.epoch_records, self.epoch_started, self.pending = [], time.perf_counter(), []
 
     # -- phase 1: start or resume ------------------------------------------------------------
     @classmethod
@@ -165,8 +165,9 @@ class Run:
         self.epoch_records, self.epoch_started = [], time.perf_counter()
         for real in self.batches.epoch(self.perm, self.batch):
             self.one_step(real)
-            bar.update(self.epoch + 1, config.epochs, self._short(self.record))
+            bar.update(self.epoch + 1, config.epochs, self._short(self.record) if self.record else "")
             if self.step % config.log_every == 0:
+                self.flush()
                 self._check_state()
                 bar.write(f"step {self.step} | {self._live(self.record)}")
             if stop.requested or (config.max_steps is not None and self.step >= config.max_steps):
@@ -178,7 +179,7 @@ class Run:
         return None
 
     def one_step(self, real):
-        """One iteration of the game on a real batch, its record checked and logged."""
+        """One iteration of the game on a real batch; its record waits on the device for ``flush``."""
         t0 = time.perf_counter()
         z = backend.asarray(self.noise_rng.standard_normal((len(real), self.config.z_dim)), "float32")
         record = gan_step(self.G, self.D, self.loss, self.opt_g, self.opt_d, real, z,
@@ -187,17 +188,29 @@ class Run:
             self.average.update(self.G)
         self.step, self.batch = self.step + 1, self.batch + 1
         record.update(step=self.step, epoch=self.epoch + 1, ms=1e3 * (time.perf_counter() - t0))
-        self.record = record
-        self.files.metrics.write(record)
-        bad = [k for k in ("loss_d", "loss_g", "grad_norm_d", "grad_norm_g") if k in record
-               and not math.isfinite(record[k])]
-        if bad:
-            self._diverged(f"{bad[0]} became {record[bad[0]]} at step {self.step} (epoch {self.epoch + 1})")
-        self.epoch_records.append(record)
+        self.pending.append(record)
+
+    def flush(self):
+        """Read the pending records to the host in one transfer, write them, and check each for NaN.
+
+        On a GPU this is the only synchronisation of the loop, once per ``log_every`` steps (and
+        before every save); a non-finite loss or gradient norm is still reported at its own step.
+        """
+        records, self.pending = telemetry.to_host(self.pending), []
+        for record in records:
+            self.files.metrics.write(record)
+            bad = [k for k in ("loss_d", "loss_g", "grad_norm_d", "grad_norm_g") if k in record
+                   and not math.isfinite(record[k])]
+            if bad:
+                self._diverged(f"{bad[0]} became {record[bad[0]]} at step {record['step']} "
+                               f"(epoch {record['epoch']})")
+            self.epoch_records.append(record)
+            self.record = record
 
     # -- phase 3: end of an epoch ------------------------------------------------------------
     def end_epoch(self, bar):
         """Pictures, the generator snapshot and the checkpoint of a completed epoch; one summary line."""
+        self.flush()
         records, seconds = self.epoch_records, time.perf_counter() - self.epoch_started
         self.epoch, self.batch, self.perm = self.epoch + 1, 0, None
         self.save(self.epoch, 0, None)
@@ -216,6 +229,7 @@ class Run:
 
     def save(self, epoch, batch, perm):
         """Check that the whole state is finite, then write the checkpoint atomically."""
+        self.flush()
         self._check_state()
         checkpoint.save_checkpoint(self.files.checkpoint, self.G, self.D, self.opt_g, self.opt_d,
                                    self._meta(epoch, batch), perm, G_average=self.average and self.average.model)

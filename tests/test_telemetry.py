@@ -39,3 +39,23 @@ def test_a_torn_last_line_is_skipped_and_a_bad_middle_line_is_named(tmp_path):
     path.write_text('{"step": 1}\ngarbage\n{"step": 3}\n')
     with pytest.raises(ValueError, match=r"m.jsonl: line 2 is not JSON"):
         read_metrics(path)
+
+
+def test_to_host_reads_every_device_scalar_at_once():
+    from minigan.telemetry import to_host
+    records = [{"step": 1, "loss_d": np.float32(0.5), "norms": {"0 Dense": np.float32(2.0)}, "ms": 3.0},
+               {"step": 2, "loss_d": np.array(np.nan, np.float32)}]
+    host = to_host(records)
+    assert host[0] == {"step": 1, "loss_d": 0.5, "norms": {"0 Dense": 2.0}, "ms": 3.0}
+    assert type(host[0]["loss_d"]) is float and math.isnan(host[1]["loss_d"]) and host[1]["step"] == 2
+    assert records[0]["loss_d"].dtype == np.float32                  # the input is left alone
+    assert to_host([{"step": 3}]) == [{"step": 3}]
+
+
+def test_gan_step_reads_nothing_back(rng):
+    G, D = mg.models.build("mlp", z_dim=8, rng=0)
+    record = mg.game.gan_step(G, D, mg.losses.get("hinge"), mg.optim.Adam(G.parameters()),
+                              mg.optim.Adam(D.parameters()), rng.random((4, 1, 28, 28)).astype(np.float32),
+                              rng.standard_normal((4, 8)).astype(np.float32), layer_norms=True)
+    assert all(hasattr(v, "dtype") for k, v in record.items() if not k.startswith("layer_norms"))
+    assert all(hasattr(v, "dtype") for v in record["layer_norms_g"].values())
