@@ -86,8 +86,9 @@ def _minigan_step(model, batch, backend):
     mg.set_backend(backend)
     G, D = mg.models.build(model, rng=0)
     loss = mg.losses.get("nonsaturating")
-    lr_g = mg.config.DEFAULT_LR_G[model]
-    opt_g, opt_d = mg.optim.Adam(G.parameters(), lr=lr_g), mg.optim.Adam(D.parameters())
+    defaults = mg.config.MODEL_DEFAULTS[model]
+    opt_g = mg.optim.Adam(G.parameters(), lr=defaults["lr_g"])
+    opt_d = mg.optim.Adam(D.parameters(), lr=defaults["lr_d"])
     real, z = (mg.backend.asarray(a) for a in _inputs(model, batch))
     sync = (lambda: sys.modules["cupy"].cuda.Device().synchronize()) if backend == "cupy" else (lambda: None)
     return (lambda: mg.game.gan_step(G, D, loss, opt_g, opt_d, real, z)), sync
@@ -98,7 +99,8 @@ def _torch_step(model, batch, backend, threads):
     torch.set_num_threads(threads)
     device = "cuda" if backend == "cupy" else "cpu"
     G, D = mg.models.build(model, rng=0)
-    game = torch_peer.TorchGame(G, D, lr_g=mg.config.DEFAULT_LR_G[model], device=device)
+    defaults = mg.config.MODEL_DEFAULTS[model]
+    game = torch_peer.TorchGame(G, D, lr_g=defaults["lr_g"], lr_d=defaults["lr_d"], device=device)
     real, z = (torch.as_tensor(a, device=device) for a in _inputs(model, batch))
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     return (lambda: game.step(real, z)), sync
@@ -131,10 +133,11 @@ def check_same_step(model, batch=16):
     """One step of each side on the same weights and data, in float32: the largest relative differences."""
     torch = torch_peer.require_torch()
     G, D = mg.models.build(model, rng=0)
-    game = torch_peer.TorchGame(G, D, lr_g=mg.config.DEFAULT_LR_G[model])
+    defaults = mg.config.MODEL_DEFAULTS[model]
+    game = torch_peer.TorchGame(G, D, lr_g=defaults["lr_g"], lr_d=defaults["lr_d"])
     real, z = _inputs(model, batch)
-    ours = mg.game.gan_step(G, D, mg.losses.get("nonsaturating"), mg.optim.Adam(G.parameters()),
-                            mg.optim.Adam(D.parameters()), real, z)
+    ours = mg.game.gan_step(G, D, mg.losses.get("nonsaturating"), mg.optim.Adam(G.parameters(), lr=defaults["lr_g"]),
+                            mg.optim.Adam(D.parameters(), lr=defaults["lr_d"]), real, z)
     theirs = [float(v.detach()) for v in game.step(torch.as_tensor(real), torch.as_tensor(z))]
     loss = max(abs(ours["loss_d"] - theirs[0]) / abs(theirs[0]), abs(ours["loss_g"] - theirs[1]) / abs(theirs[1]))
     grads = []

@@ -12,6 +12,8 @@ do>)``, with exit status 2 for bad input, 3 for a diverged run and 130 / 143 for
 import argparse
 import dataclasses
 import errno
+import os
+import signal
 import sys
 
 from . import __version__, backend
@@ -37,6 +39,11 @@ def _add_config_options(parser):
             continue
         options.update(type=field.type, **{k: v for k, v in meta.items() if k in ("choices", "metavar")})
         parser.add_argument(_flag(field.name), **options)
+
+
+def _add_backend(parser):
+    parser.add_argument("--backend", choices=backend.BACKENDS, help="The array backend (default: numpy, or "
+                        "the MINIGAN_BACKEND variable).")
 
 
 def _train_parser(sub):
@@ -70,16 +77,14 @@ def _sample_parser(sub):
                    "latent space instead: each row goes from one noise vector to another in STEPS images.")
     p.add_argument("--each", default=None, metavar="DIR", help="Also write every sample as its own 28x28 PNG "
                    "into DIR, for tools that score images one by one.")
-    p.add_argument("--backend", choices=backend.BACKENDS, help="The array backend (default: numpy, or "
-                   "the MINIGAN_BACKEND variable).")
+    _add_backend(p)
 
 
 def _gradcheck_parser(sub):
     g = sub.add_parser("gradcheck", help="check every layer's and loss's gradient; print the table",
                        description="Check every hand-written gradient against central finite differences.")
     g.add_argument("--seed", type=int, default=0, help="Seed of the inputs, weights and dy (default: 0).")
-    g.add_argument("--backend", choices=backend.BACKENDS, help="The array backend (default: numpy, or "
-                   "the MINIGAN_BACKEND variable).")
+    _add_backend(g)
 
 
 def _classifier_parser(sub):
@@ -94,8 +99,7 @@ def _classifier_parser(sub):
     p.add_argument("--heldout", type=int, default=1000, help="Images kept out of training, to measure "
                    "accuracy and to serve as the metrics' real reference (default: 1000).")
     p.add_argument("--seed", type=int, default=0, help="Seed of the weights, the split and the shifts (default: 0).")
-    p.add_argument("--backend", choices=backend.BACKENDS, help="The array backend (default: numpy, or "
-                   "the MINIGAN_BACKEND variable).")
+    _add_backend(p)
 
 
 def _eval_parser(sub):
@@ -109,8 +113,7 @@ def _eval_parser(sub):
     p.add_argument("--classifier", default=None, metavar="NPZ", help="A classifier from minigan "
                    "train-classifier (default: the one shipped with minigan, for MNIST).")
     p.add_argument("--json", action="store_true", help="Print one JSON object instead of the table.")
-    p.add_argument("--backend", choices=backend.BACKENDS, help="The array backend (default: numpy, or "
-                   "the MINIGAN_BACKEND variable).")
+    _add_backend(p)
 
 
 def _sweep_parser(sub):
@@ -119,13 +122,16 @@ def _sweep_parser(sub):
     p = sub.add_parser("sweep", help="a tuning study: every loss over a grid of settings and seeds",
                        description="Train every combination of the settings below once per seed, score each "
                                    "final generator, and write sweep.csv, sweep.md and a heatmap sweep.png. The "
-                                   "default grid takes about 10-15 minutes on 2 CPU cores, --quick about 3.")
-    p.add_argument("--quick", action="store_true", help=f"A small grid: learning rate {QUICK.lrs[0]:g}, beta1 "
+                                   "default grid (40 runs) takes about 12 minutes on 2 CPU cores, --quick about 2.")
+    p.add_argument("--quick", action="store_true", help=f"A small grid: the default learning rates, beta1 "
                    f"{QUICK.beta1s[0]:g}, {QUICK.epochs} epochs (the other options still apply).")
     p.add_argument("--losses", nargs="+", choices=losses_names(), default=None, metavar="LOSS",
                    help=f"The losses (default: all five: {' '.join(d.losses)}).")
-    p.add_argument("--lrs", nargs="+", type=float, default=None, metavar="LR",
-                   help=f"Learning rates, used for both networks (default: {' '.join(f'{v:g}' for v in d.lrs)}).")
+    p.add_argument("--lr-scales", nargs="+", type=float, default=None, metavar="X",
+                   help="Multiples of the model's default learning rates (dcgan 2e-4 for G and D; mlp 1e-3 for G, "
+                        f"2e-4 for D) (default: {' '.join(f'{v:g}' for v in d.lr_scales)}).")
+    p.add_argument("--jobs", type=int, default=None, help="Runs at a time, each with one BLAS thread "
+                   "(default: the number of CPU cores; 1 with --backend cupy).")
     p.add_argument("--beta1s", nargs="+", type=float, default=None, metavar="B1",
                    help=f"Adam beta1 values (default: {' '.join(f'{v:g}' for v in d.beta1s)}).")
     p.add_argument("--d-steps", nargs="+", type=int, default=None, metavar="K",
@@ -138,8 +144,7 @@ def _sweep_parser(sub):
                    "subset of N images (default: all 5,000).")
     p.add_argument("--out", default=None, metavar="DIR", help="The study's folder (default: a new "
                    "sweeps/<date>-<time>).")
-    p.add_argument("--backend", choices=backend.BACKENDS, help="The array backend (default: numpy, or "
-                   "the MINIGAN_BACKEND variable).")
+    _add_backend(p)
 
 
 def losses_names():
@@ -228,16 +233,23 @@ def run_sweep(args):
     name = _use_backend(args)
     backend.tune_allocator()
     grid = sweep.QUICK if args.quick else sweep.Grid()
-    given = {"losses": args.losses, "lrs": args.lrs, "beta1s": args.beta1s, "d_steps": args.d_steps,
+    given = {"losses": args.losses, "lr_scales": args.lr_scales, "beta1s": args.beta1s, "d_steps": args.d_steps,
              "seeds": args.seeds, "model": args.model, "epochs": args.epochs, "limit": args.limit}
     grid = dataclasses.replace(grid, **{k: tuple(v) if isinstance(v, list) else v
                                         for k, v in given.items() if v is not None})
     for setting in grid.settings():                       # every cell checked before the first run
         grid.config(*setting, seed=0, out="-")
     out = args.out or new_run_path("sweeps")
-    sweep.run_sweep(grid, out, backend=name)
+    signal.signal(signal.SIGTERM, _raise_interrupt)          # stop the runs, not only the sweep
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError("jobs", f"must be a positive int, got {args.jobs}", owner="sweep")
+    sweep.run_sweep(grid, out, backend=name, jobs=args.jobs)
     print(f"wrote {out}/sweep.csv, sweep.md and sweep.png")
     return 0
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def run_gradcheck(args):
@@ -269,6 +281,9 @@ def main(argv=None):
                "sweep": run_sweep, "gradcheck": run_gradcheck}[args.command]
     try:
         return command(args)
+    except BrokenPipeError:                        # the reader went away (| head): nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # Python's advice for SIGPIPE
+        return 141
     except TrainingDiverged as error:
         return _fail(args.command, error, EXIT_DIVERGED)
     except (UserError, OSError, MemoryError) as error:

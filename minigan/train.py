@@ -12,13 +12,12 @@ moments every ``log_every`` steps and before every save (one host read for all o
 """
 import dataclasses
 import math
-import pathlib
 import time
 
 import numpy as np
 
-from . import backend, checkpoint, data, losses, models, plots, telemetry
-from .config import DEFAULT_LR_G, FIXED_ON_RESUME, TrainConfig
+from . import backend, checkpoint, data, losses, plots, runsetup, telemetry
+from .config import MODEL_DEFAULTS, TrainConfig
 from .errors import ConfigError, TrainingDiverged
 from .game import gan_step
 from .optim import Adam
@@ -57,13 +56,13 @@ class Run:
 
     def __init__(self, config, images, folder, log):
         self.config, self.images, self.folder, self.log = config, images, folder, log
-        self.G, self.D = _build_models(config)
+        self.G, self.D = runsetup.build_models(config)
         self.loss = losses.get(config.loss, **({"real_label": config.real_label}
                                                if config.loss in losses.SIGMOID_NAMES else {}))
         self.opt_g = Adam(self.G.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
         self.opt_d = Adam(self.D.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2),
-                          clip_value=_clip_value(config, self.loss))
-        self.data_rng, self.noise_rng = _rngs(config.seed)
+                          clip_value=runsetup.clip_value(config, self.loss))
+        self.data_rng, self.noise_rng = runsetup.rngs(config.seed)
         self.fixed_z = backend.asarray(np.random.default_rng([config.seed, 3]).standard_normal(
             (config.n_samples, config.z_dim)), "float32")
         self.batches = data.Batches(images, config.batch_size, self.data_rng)
@@ -80,8 +79,8 @@ class Run:
         config = dataclasses.replace(config).validate()
         folder = RunFolder(config.out)
         folder.check_writable()
-        _use_backend(config.backend, log, verbose)
-        run = cls(config, _load_images(config), folder, log)
+        runsetup.use_backend(config.backend, log, verbose)
+        run = cls(config, runsetup.load_images(config), folder, log)
         with folder.claim(overwrite=overwrite):
             run.files = RunFiles(folder, config, keep_until_step=None)
             run.files.write_real_samples(run.images, config.n_samples)
@@ -95,16 +94,16 @@ class Run:
             raise checkpoint.CheckpointError(f"{path}: a generator snapshot cannot be resumed "
                                              "(resume from the run's checkpoint.npz)")
         old = checkpoint.config_of(saved)
-        config = _resumed_config(old, dict(changes or {}), path)
+        config = runsetup.resumed_config(old, dict(changes or {}), path)
         folder = RunFolder(config.out)
         folder.check_writable()
-        _use_backend(config.backend, log, verbose)
-        run = cls(config, _load_images(config), folder, log)
+        runsetup.use_backend(config.backend, log, verbose)
+        run = cls(config, runsetup.load_images(config), folder, log)
         run._restore(saved, old)
-        same_folder = folder.path.resolve() == _parent(path).resolve()
+        same_folder = folder.path.resolve() == runsetup.parent(path).resolve()
         with folder.claim(overwrite=overwrite, resuming=same_folder):
             run.files = RunFiles(folder, config, keep_until_step=run.step,
-                                 copy_from=None if same_folder else _parent(path))
+                                 copy_from=None if same_folder else runsetup.parent(path))
         for name, (before, after) in config.changes_from(old).items():
             if name not in PER_INVOCATION and not (name == "out" and same_folder):
                 log(f"minigan: resuming with {name} {after} (was {before})")
@@ -122,10 +121,10 @@ class Run:
                 self.average.model.load_state_dict(self.G.state_dict())
         for opt, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
             opt.lr, opt.betas = lr, (self.config.beta1, self.config.beta2)
-        self.opt_d.clip_value = _clip_value(self.config, self.loss)
+        self.opt_d.clip_value = runsetup.clip_value(self.config, self.loss)
         self.epoch, self.batch, self.step = meta["epoch"], meta["batch"], meta["step"]
         self.saved_step = self.step
-        _restore_position(self, saved, old)
+        runsetup.restore_position(self, saved, old)
         if self.epoch >= self.config.epochs:
             done = f"{self.epoch} epochs" + (f" and {self.batch} steps of the next" if self.batch else "")
             raise ConfigError("epochs", f"is {self.config.epochs}, but the checkpoint has already trained {done}: "
@@ -269,8 +268,8 @@ class Run:
 
     def _diverged(self, what):
         c, ckpt = self.config, self.files.checkpoint
-        lower = {name: _lower_lr(getattr(c, name), default) for name, default in
-                 (("lr_g", DEFAULT_LR_G[c.model]), ("lr_d", TrainConfig.lr_d))}
+        lower = {name: runsetup.lower_lr(getattr(c, name), default) for name, default in
+                 (("lr_g", MODEL_DEFAULTS[c.model]["lr_g"]), ("lr_d", MODEL_DEFAULTS[c.model]["lr_d"]))}
         advice = f"e.g. --lr-g {lower['lr_g']:g} --lr-d {lower['lr_d']:g}, or another --loss"
         if self.saved_step is not None and ckpt.exists():
             where = (f"the last good checkpoint is {ckpt} (step {self.saved_step}); resume from it with lower "
@@ -296,86 +295,6 @@ class Run:
         self.log(f"minigan: {c.model} GAN, {c.loss} loss, {len(self.images)} images, batch {c.batch_size}, "
                  f"{len(self.batches)} steps/epoch, {c.epochs} epochs, backend {backend.get_backend()}, "
                  f"out {self.folder.path}")
-
-
-def _lower_lr(lr, default):
-    """A learning rate to suggest after a divergence: a quarter of ``lr``, or the default if that is far lower."""
-    return lr / 4 if lr <= 10 * default else default
-
-
-def _build_models(config):
-    try:
-        return models.build(config.model, config.z_dim, rng=config.seed)
-    except MemoryError:
-        raise ConfigError("z_dim", f"{config.z_dim} makes the {config.model} networks too large for this "
-                                   "machine's memory (use a smaller --z-dim)") from None
-
-
-def _clip_value(config, loss):
-    """D's weight clipping: the config's, else 0.01 for a loss that needs a Lipschitz critic (WGAN)."""
-    return config.clip_value if config.clip_value is not None or not loss.needs_lipschitz else 0.01
-
-
-def _rngs(seed, step=None):
-    extra = [] if step is None else [step]
-    return np.random.default_rng([seed, 1, *extra]), np.random.default_rng([seed, 2, *extra])
-
-
-def _use_backend(name, log, verbose):
-    backend.set_backend(name)
-    if backend.tune_allocator() and verbose:
-        log("minigan: glibc malloc tuned to keep freed memory (backend.tune_allocator), "
-            "which makes steps much faster")
-
-
-def _load_images(config):
-    """The training images, checked to fit the models and the batch size."""
-    images, _ = data.load_mnist(config.data, scale="unit", limit=config.limit, seed=config.seed)
-    if images.shape[1:] != (1, 28, 28):
-        raise ConfigError("data", f"holds {images.shape[2]}x{images.shape[3]} images; the {config.model} "
-                                  "model makes and judges 28x28 images")
-    if config.batch_size > len(images):
-        raise ConfigError("batch_size", f"is {config.batch_size}, more than the {len(images)} training images "
-                                        "(use a smaller --batch-size)")
-    return images
-
-
-def _parent(path):
-    return pathlib.Path(path).parent
-
-
-def _resumed_config(old, changes, path):
-    """The checkpoint's config with the user's changes; refuses changes to the networks' shapes."""
-    for name in FIXED_ON_RESUME:
-        if name in changes and changes[name] != getattr(old, name):
-            raise ConfigError(name, f"cannot change when resuming: the checkpoint {path} was trained with "
-                                    f"{name} {getattr(old, name)!r} (start a new run for {changes[name]!r})")
-    settings = dataclasses.asdict(old)
-    settings.update(out=str(_parent(path)), max_steps=None, backend=backend.get_backend())
-    settings.update(changes)
-    return TrainConfig(**settings).validate()
-
-
-def _restore_position(run, saved, old):
-    """Random generators and the place in the epoch, adjusted for a new seed, batch size or data."""
-    meta, config = saved["meta"], run.config
-    try:
-        run.data_rng.bit_generator.state, run.noise_rng.bit_generator.state = meta["data_rng"], meta["noise_rng"]
-    except (KeyError, TypeError, ValueError) as error:
-        raise checkpoint.CheckpointError(f"{saved['path']}: malformed random generator state ({error})") from None
-    run.perm = saved["arrays"].get("perm")
-    if config.seed != old.seed:                    # fresh data order and noise from the new seed
-        run.data_rng, run.noise_rng = _rngs(config.seed, run.step)
-        run.batches.rng = run.data_rng
-    if "data" in meta:
-        changed = meta["data"] != data.fingerprint(run.images)
-    else:                                          # a checkpoint from before fingerprints: compare sizes
-        changed = run.perm is not None and len(run.perm) != len(run.images)
-    if changed and run.perm is not None:
-        run.log(f"minigan: the training data changed; epoch {run.epoch + 1} starts again in a new order")
-        run.perm, run.batch = None, 0
-    elif config.batch_size != old.batch_size:      # same images seen so far, counted in the new batches
-        run.batch = run.batch * old.batch_size // config.batch_size
 
 
 __all__ = ["Run", "TrainConfig", "TrainingDiverged", "gan_step", "generate", "resume", "sample", "train"]

@@ -31,9 +31,11 @@ def test_each_bad_setting_is_named(overrides, field, message):
     assert info.value.field == field and str(info.value).startswith(f"TrainConfig: {field} ")
 
 
-def test_defaults_and_the_models_learning_rate():
-    assert TrainConfig().validate().lr_g == 2e-4
-    assert TrainConfig(model="mlp").validate().lr_g == 1e-3
+def test_defaults_and_the_models_own_defaults():
+    from minigan.config import MODEL_DEFAULTS
+    for model, defaults in MODEL_DEFAULTS.items():
+        config = TrainConfig(model=model).validate()
+        assert all(getattr(config, k) == v for k, v in defaults.items())
     assert TrainConfig(model="mlp", lr_g=5e-4).validate().lr_g == 5e-4
 
 
@@ -44,7 +46,7 @@ def test_every_field_has_help():
 
 def test_changes_and_from_dict():
     a, b = TrainConfig(), TrainConfig(lr_d=1e-4, epochs=3)
-    assert b.changes_from(a) == {"lr_d": (2e-4, 1e-4), "epochs": (15, 3)}
+    assert b.changes_from(a) == {"lr_d": (None, 1e-4), "epochs": (15, 3)}
     assert TrainConfig.from_dict(dataclasses.asdict(b)).lr_d == 1e-4
     with pytest.raises(ValueError, match=r"does not know: \['colour'\]"):
         TrainConfig.from_dict({"colour": "blue"})

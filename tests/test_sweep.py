@@ -9,7 +9,7 @@ from minigan.sweep import Grid, markdown, run_sweep, summarise
 
 @pytest.mark.slow
 def test_a_tiny_sweep_writes_its_table_csv_and_heatmap(tmp_path):
-    grid = Grid(losses=("nonsaturating",), lrs=(1e-3, 1e7), beta1s=(0.5,), seeds=2, epochs=1, limit=64)
+    grid = Grid(losses=("nonsaturating",), lr_scales=(1.0, 1e10), beta1s=(0.5,), seeds=2, epochs=1, limit=64)
     lines = []
     rows = run_sweep(grid, tmp_path, log=lines.append)
     assert len(rows) == 4 and len(lines) == 4
@@ -19,21 +19,32 @@ def test_a_tiny_sweep_writes_its_table_csv_and_heatmap(tmp_path):
         table = list(csv.DictReader(f))
     assert [r["seed"] for r in table] == ["0", "1", "0", "1"] and table[2]["fid"] == ""
     text = (tmp_path / "sweep.md").read_text()
-    assert "| nonsaturating | 1e+07 | 0.5 | 1 | - | - | 0 | 0 | 0 | 2 |" in text
+    assert "| nonsaturating | 1e+10 | 0.5 | 1 | - | - | 0 | 0 | 0 | 2 |" in text
     assert mg.plots.load_png(tmp_path / "sweep.png").shape[0] > 100
-    assert (tmp_path / "nonsaturating-lr0.001-b0.5-d1-seed1" / "checkpoint.npz").exists()
+    assert (tmp_path / "nonsaturating-lr1x-b0.5-d1-seed1" / "checkpoint.npz").exists()
+    assert float(table[0]["lr_g"]) == 1e-3 and float(table[0]["lr_d"]) == 2e-4        # the mlp's defaults
 
 
 def test_summary_is_the_median_and_range_over_seeds():
-    rows = [dict(loss="hinge", lr=1e-3, beta1=0.5, d_steps=1, seed=s, status=st, fid=f, coverage=c)
+    rows = [dict(loss="hinge", lr_scale=1.0, beta1=0.5, d_steps=1, seed=s, status=st, fid=f, coverage=c)
             for s, st, f, c in [(0, "ok", 30.0, 10), (1, "collapsed", 90.0, 4), (2, "ok", 40.0, 9)]]
-    s = summarise(rows)[("hinge", 1e-3, 0.5, 1)]
+    s = summarise(rows)[("hinge", 1.0, 0.5, 1)]
     assert (s["fid"], s["fid_range"], s["coverage"], s["ok"], s["collapsed"]) == (40.0, (30.0, 90.0), 9, 2, 1)
-    assert "| hinge | 0.001 | 0.5 | 1 | 40.0 | 30.0-90.0 | 9 | 2 | 1 | 0 |" in markdown(rows, Grid(seeds=3))
+    assert "| hinge | 1 | 0.5 | 1 | 40.0 | 30.0-90.0 | 9 | 2 | 1 | 0 |" in markdown(rows, Grid(seeds=3))
 
 
 def test_every_cell_of_a_grid_is_a_valid_config():
     for setting in Grid().settings():
         Grid().config(*setting, seed=1, out="x")
     with pytest.raises(mg.errors.ConfigError, match="lr_g"):
-        Grid(lrs=(-1.0,)).config("hinge", -1.0, 0.5, 1, seed=0, out="x")
+        Grid(lr_scales=(-1.0,)).config("hinge", -1.0, 0.5, 1, seed=0, out="x")
+
+
+def test_each_run_is_the_minigan_train_command_of_its_config():
+    import minigan.cli
+    from minigan.sweep import _command
+    config = Grid(limit=64).config("hinge", 2.0, 0.9, 3, seed=1, out="runs/x")
+    args = _command(config, "numpy")
+    parsed = minigan.cli.build_parser().parse_args(args[3:])
+    settings = {k: getattr(parsed, k) for k in config.__dataclass_fields__ if hasattr(parsed, k)}
+    assert mg.config.TrainConfig(**dict(settings, backend="numpy")) == config

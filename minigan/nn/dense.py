@@ -1,5 +1,4 @@
 """Dense (fully connected) layer."""
-from .. import backend
 from .init import make_weight_and_bias
 from .module import Layer, Parameter
 
