@@ -141,12 +141,10 @@ def check_same_step(model, batch=16):
     theirs = [float(v.detach()) for v in game.step(torch.as_tensor(real), torch.as_tensor(z))]
     loss = max(abs(ours["loss_d"] - theirs[0]) / abs(theirs[0]), abs(ours["loss_g"] - theirs[1]) / abs(theirs[1]))
     grads = []
-    for net, tnet in ((G, game.G), (D, game.D)):
-        for layer, tlayer in zip(net, tnet):
-            for p, tp in zip(layer.parameters(), tlayer.parameters()):
-                a = p.grad.T if isinstance(layer, mg.nn.Dense) and p is layer.W else p.grad
-                b = tp.grad.numpy()
-                grads.append(float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)))
+    for net, tnet in ((G, game.G), (D, game.D)):              # normwise per network, as in the lockstep
+        pairs = [(p.grad.T if isinstance(layer, mg.nn.Dense) and p is layer.W else p.grad, tp.grad.numpy())
+                 for layer, tlayer in zip(net, tnet) for p, tp in zip(layer.parameters(), tlayer.parameters())]
+        grads.append(max(float(np.abs(a - b).max()) for a, b in pairs) / max(float(np.abs(b).max()) for _, b in pairs))
     return loss, max(grads)
 
 
@@ -185,7 +183,8 @@ def main():
     rows = []
     for model in args.models:
         loss, grads = check_same_step(model)
-        print(f"{model}: one step compared first: losses agree to {loss:.1e}, gradients to {grads:.1e} (float32)")
+        print(f"{model}: one step compared first: losses agree to {loss:.1e}, gradients to {grads:.1e} "
+              "(max |a - b| over a network's gradients relative to its largest; float32)")
         runs = {"minigan": [], "torch": []}
         for _ in range(rounds):
             for framework in runs:
@@ -196,7 +195,8 @@ def main():
                     sys.exit(f"{framework} worker failed:\n{out.stderr}")
                 runs[framework].append(json.loads(out.stdout))
         rows += _rows(model, batches, runs)
-    print("\n| model | batch | minigan ms | torch ms | ratio | ratio range | images/s | GFLOP/s | peak MB (minigan / torch) |")
+    print("\n| model | batch | minigan ms | torch ms | ratio | ratio range | images/s | GFLOP/s "
+          "| peak MB of the process (minigan / torch) |")
     print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
 
