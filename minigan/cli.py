@@ -123,7 +123,7 @@ def _sweep_parser(sub):
                        description="Train every combination of the settings below once per seed, score each "
                                    "final generator, and write sweep.csv, sweep.md and a heatmap sweep.png. The "
                                    "default grid (40 runs) takes about 12 minutes on 2 CPU cores, --quick about 2.")
-    p.add_argument("--quick", action="store_true", help=f"A small grid: the default learning rates, beta1 "
+    p.add_argument("--quick", action="store_true", help=f"A small grid: the trainer's default learning rates, beta1 "
                    f"{QUICK.beta1s[0]:g}, {QUICK.epochs} epochs (the other options still apply).")
     p.add_argument("--losses", nargs="+", choices=losses_names(), default=None, metavar="LOSS",
                    help=f"The losses (default: all five: {' '.join(d.losses)}).")

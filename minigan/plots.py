@@ -112,4 +112,4 @@ def _plot_scores(ax, scores):
     right.plot(step, [r["coverage"] for r in scores], "s--", color="C3", label="digits covered")
     right.set(ylabel="digits covered (of 10)", ylim=(0, 10.5))
     lines = ax.get_lines() + right.get_lines()
-    ax.legend(lines, [line.get_label() for line in lines], loc="upper right")
+    ax.legend(lines, [line.get_label() for line in lines], loc="center right")

@@ -306,7 +306,7 @@ def test_resume_applies_the_flags_typed_and_refuses_shape_changes(run_copy):
     out = _run("train", "--resume", run_copy / "checkpoint.npz", "--epochs", "3", "--lr-d", "1e-4", "--loss",
                "hinge", "--batch-size", "8")
     assert out.returncode == 0, out.stderr
-    for phrase in ("resuming with lr_d 0.0001 (was 0.0002)", "resuming with loss hinge (was nonsaturating)",
+    for phrase in ("resuming with lr_d 0.0001 (was 0.0004)", "resuming with loss hinge (was nonsaturating)",
                    "resuming with batch_size 8 (was 16)", "resuming with epochs 3 (was 2)"):
         assert phrase in out.stdout
     config = json.loads((run_copy / "config.json").read_text())
