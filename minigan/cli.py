@@ -32,7 +32,7 @@ def _add_config_options(parser):
     """One option per TrainConfig field, its help from the field; unset options stay out of the namespace."""
     for field in dataclasses.fields(TrainConfig):
         meta, default = dict(field.metadata), field.default
-        shown = "" if default is None or "default" in meta["help"] else f" (default: {default})"
+        shown = "" if default is None or field.type is bool or "(default" in meta["help"] else f" (default: {default})"
         options = dict(default=argparse.SUPPRESS, help=meta["help"] + shown, dest=field.name)
         if field.type is bool:
             parser.add_argument(_flag(field.name), action="store_true", **options)

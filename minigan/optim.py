@@ -163,6 +163,15 @@ class Optimizer:
     def _hyperparameters(self):
         return {"lr": self.lr, "weight_decay": self.weight_decay, "clip_value": self.clip_value}
 
+    def _check_hyperparameters(self, owner, hyper):
+        """ValueError naming a saved hyperparameter that the constructor would have refused."""
+        _positive_number(owner, "lr", hyper["lr"])
+        if isinstance(hyper["weight_decay"], bool) or not isinstance(hyper["weight_decay"], (int, float)) \
+                or not hyper["weight_decay"] >= 0:
+            raise ValueError(f"{owner}: weight_decay must be >= 0, got {hyper['weight_decay']!r}")
+        if hyper["clip_value"] is not None:
+            _positive_number(owner, "clip_value", hyper["clip_value"])
+
     def state_dict(self):
         """Hyperparameters, the step count and host (NumPy) copies of the per-parameter state."""
         return {
@@ -201,6 +210,7 @@ class Optimizer:
         known = set(self._hyperparameters())
         if not isinstance(hyper, dict) or set(hyper) != known:
             raise ValueError(f"{owner}: hyperparameters must have the keys {sorted(known)}, got {hyper!r}")
+        self._check_hyperparameters(owner, hyper)
         if len(state["state"]) != len(self.params):
             raise ValueError(f"{owner}: the state has {len(state['state'])} parameters, this optimizer {len(self.params)}")
         for i, (p, saved) in enumerate(zip(self.params, state["state"])):
@@ -262,6 +272,14 @@ class Adam(Optimizer):
     def _hyperparameters(self):
         return dict(super()._hyperparameters(), betas=self.betas, eps=self.eps)
 
+    def _check_hyperparameters(self, owner, hyper):
+        super()._check_hyperparameters(owner, hyper)
+        betas = hyper["betas"]
+        if not isinstance(betas, (list, tuple)) or len(betas) != 2 or not all(
+                isinstance(b, (int, float)) and not isinstance(b, bool) and 0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"{owner}: betas must be two numbers in [0, 1), got {betas!r}")
+        _positive_number(owner, "eps", hyper["eps"])
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, as ``torch.optim.SGD`` (steps 1-3 of the SGD part).
@@ -302,3 +320,9 @@ class SGD(Optimizer):
 
     def _hyperparameters(self):
         return dict(super()._hyperparameters(), momentum=self.momentum)
+
+    def _check_hyperparameters(self, owner, hyper):
+        super()._check_hyperparameters(owner, hyper)
+        m = hyper["momentum"]
+        if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0.0 <= m < 1.0:
+            raise ValueError(f"{owner}: momentum must be in [0, 1), got {m!r}")

@@ -204,3 +204,19 @@ def test_load_state_dict_errors():
         Adam([_param([1.0, 2.0]), _param([1.0])]).load_state_dict(state)
     with pytest.raises(ValueError, match=r"params\[0\] m must have shape \(3,\), got \(2,\)"):
         Adam([_param([1.0, 2.0, 3.0])]).load_state_dict(state)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda h: h.update(lr=-5.0), "lr must be a positive finite number, got -5.0"),
+    (lambda h: h.update(betas=[0.5, 1.5]), r"betas must be two numbers in \[0, 1\)"),
+    (lambda h: h.update(colour="blue"), "hyperparameters must have the keys"),
+    (lambda h: h.pop("eps"), "hyperparameters must have the keys"),
+])
+def test_saved_hyperparameters_are_checked_before_anything_changes(change, message):
+    p = _param([1.0, 2.0])
+    opt = Adam([p], lr=1e-3)
+    state = opt.state_dict()
+    change(state["hyperparameters"])
+    with pytest.raises(ValueError, match=message):
+        opt.load_state_dict(state)
+    assert opt.lr == 1e-3 and opt.t == 0
