@@ -1,6 +1,7 @@
 """The same GAN trained by minigan and by PyTorch, side by side: quality, time, and a lockstep check.
 
-    python bench/quality.py                     # dcgan, 15 epochs, batch 32 (the default run); ~6 min on 2 cores
+    python bench/quality.py                     # dcgan with minigan train's defaults (15 epochs, batch 64, lr 4e-4)
+    python bench/quality.py --batch-size 32 --lr 2e-4    # the former defaults (the run in bench/RESULTS.md)
     python bench/quality.py --epochs 3          # quicker
     python bench/quality.py --lockstep          # 50 steps in lockstep: the largest relative differences
 
@@ -42,19 +43,19 @@ def _loop(step, epochs, batch_size, seed, z_dim=100):
     return steps
 
 
-def worker(framework, epochs, batch_size, seed, out):
+def worker(framework, epochs, batch_size, lr, seed, out):
     mg.backend.tune_allocator()
     G, D = mg.models.dcgan(rng=seed)
     eval_z = np.random.default_rng(0).standard_normal((mg.metrics.N_DEFAULT, 100)).astype(np.float32)
     if framework == "torch":
         torch = torch_peer.require_torch()
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-        game = torch_peer.TorchGame(G, D)
+        game = torch_peer.TorchGame(G, D, lr_g=lr, lr_d=lr)
         step = lambda real, z: [float(v.detach()) for v in game.step(real, z) if v is not None]   # noqa: E731
         generate = game.generate
     else:
         loss = mg.losses.get("nonsaturating")
-        opt_g, opt_d = mg.optim.Adam(G.parameters()), mg.optim.Adam(D.parameters())
+        opt_g, opt_d = mg.optim.Adam(G.parameters(), lr=lr), mg.optim.Adam(D.parameters(), lr=lr)
         step = lambda real, z: mg.game.gan_step(G, D, loss, opt_g, opt_d, real, z)   # noqa: E731
 
         def generate(z):
@@ -67,12 +68,12 @@ def worker(framework, epochs, batch_size, seed, out):
     print(json.dumps({"seconds": seconds, "steps": steps}))
 
 
-def lockstep(steps, batch_size, seed):
+def lockstep(steps, batch_size, lr, seed):
     """minigan and PyTorch step by step from the same weights; prints the largest relative differences."""
     G, D = mg.models.dcgan(rng=seed)
-    game = torch_peer.TorchGame(G, D)
+    game = torch_peer.TorchGame(G, D, lr_g=lr, lr_d=lr)
     loss = mg.losses.get("nonsaturating")
-    opt_g, opt_d = mg.optim.Adam(G.parameters()), mg.optim.Adam(D.parameters())
+    opt_g, opt_d = mg.optim.Adam(G.parameters(), lr=lr), mg.optim.Adam(D.parameters(), lr=lr)
     worst = {"loss_d": 0.0, "loss_g": 0.0, "parameters": 0.0}
     print("| step | loss_d rel diff | loss_g rel diff | parameters max rel diff |\n|---|---|---|---|")
 
@@ -112,7 +113,9 @@ def _side_by_side(left, right, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--batch-size", type=int, default=32)
+    defaults = mg.config.MODEL_DEFAULTS["dcgan"]
+    parser.add_argument("--batch-size", type=int, default=defaults["batch_size"])
+    parser.add_argument("--lr", type=float, default=defaults["lr_g"], help="both networks' learning rate")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--png", default="quality_side_by_side.png", help="side-by-side samples (left minigan)")
@@ -121,24 +124,24 @@ def main():
     parser.add_argument("--samples-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        return worker(args.worker, args.epochs, args.batch_size, args.seed, args.samples_out)
+        return worker(args.worker, args.epochs, args.batch_size, args.lr, args.seed, args.samples_out)
     torch_peer.require_torch()
     if args.lockstep:
-        return lockstep(args.lockstep, args.batch_size, args.seed)
+        return lockstep(args.lockstep, args.batch_size, args.lr, args.seed)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
                MKL_NUM_THREADS=str(args.threads), MINIGAN_BACKEND="numpy")
     results, samples = {}, {}
     for framework in ("minigan", "torch"):
         path = pathlib.Path(f"/tmp/minigan-quality-{framework}-{os.getpid()}.npy")
         out = subprocess.run([sys.executable, __file__, "--worker", framework, "--epochs", str(args.epochs),
-                              "--batch-size", str(args.batch_size), "--seed", str(args.seed),
+                              "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--seed", str(args.seed),
                               "--samples-out", str(path)], env=env, capture_output=True, text=True)
         if out.returncode != 0:
             sys.exit(f"{framework} worker failed:\n{out.stderr}")
         results[framework], samples[framework] = json.loads(out.stdout), np.load(path)
         path.unlink()
     reference = mg.metrics.Reference()
-    print(f"dcgan, nonsaturating, {args.epochs} epochs, batch {args.batch_size}, seed {args.seed}, "
+    print(f"dcgan, nonsaturating, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr:g}, seed {args.seed}, "
           f"{args.threads} threads; scored by minigan's classifier, n = {mg.metrics.N_DEFAULT}\n")
     print("| framework | wall s | ms/step | FID | score | digits | smallest digit share | precision | recall |")
     print("|---|---|---|---|---|---|---|---|---|")
