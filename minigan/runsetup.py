@@ -85,6 +85,9 @@ def restore_position(run, saved, old):
         changed = meta["data"] != data.fingerprint(run.images)
     else:                                          # a checkpoint from before fingerprints: compare sizes
         changed = run.perm is not None and len(run.perm) != len(run.images)
+        if config.limit is not None:
+            run.log("minigan: this checkpoint predates --limit's class-balanced subsets (it took the first "
+                    f"{config.limit} images); the run continues on the balanced subset")
     if changed and run.perm is not None:
         run.log(f"minigan: the training data changed; epoch {run.epoch + 1} starts again in a new order")
         run.perm, run.batch = None, 0
