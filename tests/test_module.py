@@ -141,3 +141,17 @@ def test_need_dx_false_skips_the_input_gradient_and_keeps_the_parameter_gradient
     nested = mg.nn.Sequential(mg.nn.Sequential(first()), mg.nn.ReLU())
     nested(x)
     assert nested.backward(np.ones(nested(x).shape, np.float32), need_dx=False) is None
+
+
+@pytest.mark.parametrize("layer", [mg.nn.Dense(3, 2, rng=0), mg.nn.LeakyReLU(0.2), mg.nn.BatchNorm1d(3),
+                                   mg.nn.Flatten(), mg.nn.Sigmoid()], ids=repr)
+def test_dy_is_checked_like_x(layer):
+    x = np.ones((4, 3), np.float32) * np.arange(4, dtype=np.float32)[:, None]
+    y = layer(x)
+    with pytest.raises(TypeError, match="dy has dtype float64 but the output was float32"):
+        layer.backward(np.ones(y.shape))                        # would spread float64 down the network
+    layer(x)
+    with pytest.raises(TypeError, match="dy must be a floating-point array of shape"):
+        layer.backward(np.ones(y.shape).tolist())
+    layer(x)
+    assert layer.backward(np.ones(y.shape, np.float32)).dtype == np.float32

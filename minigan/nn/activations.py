@@ -31,7 +31,7 @@ class LeakyReLU(Layer):
         scale = (x > 0).astype(x.dtype)          # 1 where x > 0, else 0
         scale *= 1.0 - self.negative_slope
         scale += self.negative_slope             # 1 where x > 0, else negative_slope
-        self._save(x.shape, scale)
+        self._save(x.shape, scale, x.dtype)
         return x * scale
 
     def backward(self, dy):
@@ -50,7 +50,7 @@ class ReLU(Layer):
     def forward(self, x):
         self._check_input(x)
         scale = (x > 0).astype(x.dtype)
-        self._save(x.shape, scale)
+        self._save(x.shape, scale, x.dtype)
         return x * scale
 
     def backward(self, dy):
@@ -68,7 +68,7 @@ class Sigmoid(Layer):
         y = backend.xp_of(x).tanh(0.5 * x)
         y += 1.0
         y *= 0.5
-        self._save(y.shape, y)
+        self._save(y.shape, y, y.dtype)
         return y
 
     def backward(self, dy):
@@ -85,7 +85,7 @@ class Tanh(Layer):
     def forward(self, x):
         self._check_input(x)
         y = backend.xp_of(x).tanh(x)
-        self._save(y.shape, y)
+        self._save(y.shape, y, y.dtype)
         return y
 
     def backward(self, dy):

@@ -80,7 +80,7 @@ class _BatchNorm(Layer):
         Y = xhat * self.gamma.data
         Y += self.beta.data
         y = self._from_rows(Y, x.shape)
-        self._save(y.shape, (xhat, inv_std, self.training, ones))
+        self._save(y.shape, (xhat, inv_std, self.training, ones), y.dtype)
         return y
 
     def _update_running_stats(self, mu, var, m):

@@ -100,7 +100,7 @@ class Conv2d(_Conv):
         y = cols @ W_mat                                                 # (N*Hout*Wout, C_out)
         y += self.b.data
         y = y.reshape(N, Hout, Wout, self.out_channels).transpose(0, 3, 1, 2)  # NCHW view, NHWC memory
-        self._save(y.shape, (cols, xpad.shape, H, W))
+        self._save(y.shape, (cols, xpad.shape, H, W), y.dtype)
         return y
 
     def backward(self, dy):
@@ -158,7 +158,7 @@ class ConvTranspose2d(_Conv):
                              sh, sw)
         y = full[:, ph:ph + Hout, pw:pw + Wout, :] + self.b.data       # (N, Hout, Wout, C_out)
         y = y.transpose(0, 3, 1, 2)                                      # NCHW view, NHWC memory
-        self._save(y.shape, (x_mat, H, W))
+        self._save(y.shape, (x_mat, H, W), y.dtype)
         return y
 
     def backward(self, dy):

@@ -40,7 +40,7 @@ class Dense(Layer):
         self._check_input(x, ("N", self.in_features))
         y = x @ self.W.data
         y += self.b.data
-        self._save(y.shape, x)
+        self._save(y.shape, x, y.dtype)
         return y
 
     def backward(self, dy):

@@ -184,15 +184,22 @@ class Layer:
         return targets
 
     # -- helpers for subclasses ----------------------------------------------------------
-    def _save(self, y_shape, cache):
-        """Keep ``cache`` for backward and remember the output shape to validate dy."""
+    def _save(self, y_shape, cache, y_dtype=None):
+        """Keep ``cache`` for backward and remember the output's shape (and dtype) to validate dy."""
         self._y_shape = tuple(y_shape)
+        self._y_dtype = y_dtype
         self._cache = cache
 
     def _pop_cache(self, dy):
         """Return (and release) what forward saved, after checking that dy matches the output."""
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward called before forward (or twice for one forward)")
+        if not hasattr(dy, "dtype") or dy.dtype.kind != "f":
+            raise TypeError(f"{self!r}: dy must be a floating-point array of shape {self._y_shape}, got "
+                            f"{type(dy).__name__}" + (f" of dtype {dy.dtype}" if hasattr(dy, "dtype") else ""))
+        if self._y_dtype is not None and dy.dtype != self._y_dtype:
+            raise TypeError(f"{self!r}: dy has dtype {dy.dtype} but the output was {self._y_dtype}; cast dy "
+                            "(a float64 dy would make every gradient below float64)")
         if tuple(dy.shape) != self._y_shape:
             raise ValueError(f"{self!r}: dy must have the output's shape {self._y_shape}, got {tuple(dy.shape)}")
         cache, self._cache = self._cache, None

@@ -19,7 +19,7 @@ class Flatten(Layer):
         if x.ndim < 2:
             raise ValueError(f"{self!r}: x must be (N, d1, ...) with at least 2 axes, got {tuple(x.shape)}")
         y = x.reshape(x.shape[0], -1)
-        self._save(y.shape, x)
+        self._save(y.shape, x, y.dtype)
         return y
 
     def backward(self, dy):
@@ -58,7 +58,7 @@ class Reshape(Layer):
                 f"{self!r}: x must be (N, ...) with {math.prod(self.shape)} values per sample, got {tuple(x.shape)}"
             )
         y = x.reshape((x.shape[0],) + self.shape)
-        self._save(y.shape, x.shape)
+        self._save(y.shape, x.shape, y.dtype)
         return y
 
     def backward(self, dy):
