@@ -35,3 +35,8 @@ def test_reshape_size_mismatch_names_the_sizes():
 def test_reshape_rejects_bad_shapes(shape):
     with pytest.raises(ValueError, match="shape must be one or more positive ints"):
         mg.nn.Reshape(*shape)
+
+
+def test_flatten_names_itself_on_an_empty_batch():
+    with pytest.raises(ValueError, match=r"Flatten\(\): x must be .* N >= 1, got \(0, 3, 2\)"):
+        mg.nn.Flatten()(np.zeros((0, 3, 2), np.float32))

@@ -16,8 +16,9 @@ class Flatten(Layer):
 
     def forward(self, x):
         self._check_input(x)
-        if x.ndim < 2:
-            raise ValueError(f"{self!r}: x must be (N, d1, ...) with at least 2 axes, got {tuple(x.shape)}")
+        if x.ndim < 2 or x.shape[0] == 0:
+            raise ValueError(f"{self!r}: x must be (N, d1, ...) with at least 2 axes and N >= 1, "
+                             f"got {tuple(x.shape)}")
         y = x.reshape(x.shape[0], -1)
         self._save(y.shape, x, y.dtype)
         return y
