@@ -277,3 +277,22 @@ def test_a_drop_in_coverage_is_a_warning_naming_the_better_epoch(tmp_path):
     assert warnings[:2] == [None, None]
     assert "epoch 3 show 6 of 10 digits (missing: 6, 7, 8, 9)" in warnings[2]
     assert "G of epoch 2 covered 10: " + str(snapshots[2]) in warnings[2]
+
+
+@pytest.mark.parametrize("model", ["dcgan", "mlp"])
+def test_a_float32_step_stays_float32(rng, model):
+    """No float64 leaks in: layers refuse a dy or x of another dtype, so a float64 intermediate would
+    raise; and everything the step leaves behind (records, gradients, Adam state) is float32."""
+    G, D = mg.models.build(model, z_dim=100, rng=0)
+    opt_g, opt_d = mg.optim.Adam(G.parameters()), mg.optim.Adam(D.parameters())
+    real = rng.random((4, 1, 28, 28)).astype(np.float32)
+    z = rng.standard_normal((4, 100)).astype(np.float32)
+    for loss in mg.losses.NAMES:
+        record = gan_step(G, D, mg.losses.get(loss), opt_g, opt_d, real, z, layer_norms=True)
+        values = [v for k, v in record.items() if not k.startswith("layer_norms")]
+        values += [v for k in ("layer_norms_d", "layer_norms_g") for v in record[k].values()]
+        assert all(v.dtype == np.float32 for v in values), loss
+    arrays = [p.data for p in G.parameters() + D.parameters()] + [p.grad for p in G.parameters() + D.parameters()]
+    arrays += [opt.flat.data for opt in (opt_g, opt_d)] + [a for opt in (opt_g, opt_d) for a in opt.flat_state.values()]
+    arrays += [b for _, b in G.named_buffers()] + [b for _, b in D.named_buffers()]
+    assert {a.dtype for a in arrays} == {np.dtype(np.float32)}
