@@ -4,6 +4,7 @@
     python bench/train_step.py --quick            # 1 round, shorter timing (under 3 minutes)
     python bench/train_step.py --native-blas      # OpenBLAS picks its own kernels (see below)
     python bench/train_step.py --backend cupy --batches 64 256 1024    # on a GPU, against PyTorch CUDA
+    python bench/train_step.py --memory 1000      # minigan's resident memory over 1,000 dcgan steps
 
 The step is ``minigan.game.gan_step``: G makes fakes, D on the real and the fake batch, one Adam
 step for D, G through the frozen D, one Adam step for G. The PyTorch side is the same game on
@@ -129,6 +130,20 @@ def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def memory_over_steps(model, batch, steps, every=100):
+    """minigan's resident memory (MB) every ``every`` steps of a float32 training step: it must stay flat."""
+    mg.backend.tune_allocator()
+    step, sync = _minigan_step(model, batch, "numpy")
+    print(f"# resident memory of minigan's {model} step, batch {batch}, {steps} steps (VmRSS, MB)\n")
+    print("| step | MB |\n|---|---|")
+    for i in range(1, steps + 1):
+        step()
+        if i == 1 or i % every == 0:
+            rss = [line for line in pathlib.Path("/proc/self/status").read_text().splitlines()
+                   if line.startswith("VmRSS:")]
+            print(f"| {i} | {int(rss[0].split()[1]) / 1024:.1f} |" if rss else f"| {i} | unknown |", flush=True)
+
+
 def check_same_step(model, batch=16):
     """One step of each side on the same weights and data, in float32: the largest relative differences."""
     torch = torch_peer.require_torch()
@@ -166,12 +181,16 @@ def main():
     parser.add_argument("--quick", action="store_true", help="1 round of 0.5 s per measurement")
     parser.add_argument("--native-blas", action="store_true", help=f"unset {' and '.join(BLAS_VARIABLES)}")
     parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
+    parser.add_argument("--memory", type=int, metavar="STEPS", help="only print minigan's memory over STEPS steps "
+                        "of the first model at the first batch size")
     parser.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     batches = args.batches or ([64, 256, 1024] if args.backend == "cupy" else [32, 64, 128])
     rounds, min_time = (1, 0.5) if args.quick else (args.rounds, args.min_time)
     if args.worker:
         return worker(*args.worker, batches, args.backend, args.threads, min_time)
+    if args.memory:
+        return memory_over_steps(args.models[0], batches[0], args.memory)
     torch_peer.require_torch()
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
                MKL_NUM_THREADS=str(args.threads), MINIGAN_BACKEND=args.backend)
