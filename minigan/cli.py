@@ -16,16 +16,12 @@ import os
 import signal
 import sys
 
-from . import __version__, backend
-from .config import TrainConfig
+from . import __version__, backend, losses
+from .config import TrainConfig, flag
 from .errors import ConfigError, TrainingDiverged, UserError
 
 EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-
-
-def _flag(name):
-    return "--" + name.replace("_", "-")
 
 
 def _add_config_options(parser):
@@ -35,10 +31,10 @@ def _add_config_options(parser):
         shown = "" if default is None or field.type is bool or "(default" in meta["help"] else f" (default: {default})"
         options = dict(default=argparse.SUPPRESS, help=meta["help"] + shown, dest=field.name)
         if field.type is bool:
-            parser.add_argument(_flag(field.name), action="store_true", **options)
+            parser.add_argument(flag(field.name), action="store_true", **options)
             continue
         options.update(type=field.type, **{k: v for k, v in meta.items() if k in ("choices", "metavar")})
-        parser.add_argument(_flag(field.name), **options)
+        parser.add_argument(flag(field.name), **options)
 
 
 def _add_backend(parser):
@@ -125,7 +121,7 @@ def _sweep_parser(sub):
                                    "default grid (40 runs) takes about 12 minutes on 2 CPU cores, --quick about 2.")
     p.add_argument("--quick", action="store_true", help=f"A small grid: the trainer's default learning rates, beta1 "
                    f"{QUICK.beta1s[0]:g}, {QUICK.epochs} epochs (the other options still apply).")
-    p.add_argument("--losses", nargs="+", choices=losses_names(), default=None, metavar="LOSS",
+    p.add_argument("--losses", nargs="+", choices=losses.NAMES, default=None, metavar="LOSS",
                    help=f"The losses (default: all five: {' '.join(d.losses)}).")
     p.add_argument("--lr-scales", nargs="+", type=float, default=None, metavar="X",
                    help="Multiples of the model's default learning rates (dcgan 2e-4 for G and D; mlp 1e-3 for G, "
@@ -145,11 +141,6 @@ def _sweep_parser(sub):
     p.add_argument("--out", default=None, metavar="DIR", help="The study's folder (default: a new "
                    "sweeps/<date>-<time>).")
     _add_backend(p)
-
-
-def losses_names():
-    from .losses import NAMES
-    return NAMES
 
 
 def build_parser():
@@ -188,12 +179,6 @@ def run_train(args):
 def run_sample(args):
     from .sampling import sample
     _use_backend(args)
-    if args.n < 1:
-        raise ConfigError("n", f"must be at least 1, got {args.n}", owner="sample")
-    if args.interpolate is not None and args.interpolate < 2:
-        raise ConfigError("interpolate", f"must be at least 2 steps, got {args.interpolate}", owner="sample")
-    if args.nrow is not None and args.nrow < 1:
-        raise ConfigError("nrow", f"must be at least 1, got {args.nrow}", owner="sample")
     written = sample(args.checkpoint, n=args.n, seed=args.seed, out=args.out, nrow=args.nrow,
                      interpolate_steps=args.interpolate, each=args.each)
     print("wrote " + ", ".join(str(path) for path in written))
@@ -237,12 +222,11 @@ def run_sweep(args):
              "seeds": args.seeds, "model": args.model, "epochs": args.epochs, "limit": args.limit}
     grid = dataclasses.replace(grid, **{k: tuple(v) if isinstance(v, list) else v
                                         for k, v in given.items() if v is not None})
-    for setting in grid.settings():                       # every cell checked before the first run
-        grid.config(*setting, seed=0, out="-")
-    out = args.out or new_run_path("sweeps")
-    signal.signal(signal.SIGTERM, _raise_interrupt)          # stop the runs, not only the sweep
+    grid.check()                                              # before the study's folder is made
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError("jobs", f"must be a positive int, got {args.jobs}", owner="sweep")
+    out = args.out or new_run_path("sweeps")
+    signal.signal(signal.SIGTERM, _raise_interrupt)          # stop the runs, not only the sweep
     sweep.run_sweep(grid, out, backend=name, jobs=args.jobs)
     print(f"wrote {out}/sweep.csv, sweep.md and sweep.png")
     return 0
@@ -262,7 +246,7 @@ def describe(error):
     """The one line (without the ``minigan <command>:`` prefix) that says what an expected failure was."""
     if isinstance(error, ConfigError):
         hint = "" if error.problem.endswith(")") else " (see --help)"
-        return f"{_flag(error.field)} {error.problem}{hint}"
+        return f"{flag(error.field)} {error.problem}{hint}"
     if isinstance(error, OSError) and error.errno in _NO_SPACE:
         return (f"{error.filename or 'a file'}: {error.strerror}: disk full or over a size limit (free some "
                 "space and run again; files written before, checkpoints included, are intact)")

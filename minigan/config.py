@@ -24,6 +24,11 @@ MODEL_DEFAULTS = {
 FIXED_ON_RESUME = ("model", "z_dim")
 
 
+def flag(name):
+    """The command-line option of a setting: ``lr_d`` is ``--lr-d``."""
+    return "--" + name.replace("_", "-")
+
+
 def _per_model(name):
     return ", ".join(f"{value[name]:g} for {model}" for model, value in MODEL_DEFAULTS.items())
 

@@ -32,9 +32,22 @@ def _check_positive_int(value, name, owner):
         raise ConfigError(name, f"must be a positive int, got {value!r}", owner=owner)
 
 
-def _images(G, z, chunk=256):
-    """G(z) in chunks, as float32 host images (N, 1, 28, 28) in [0, 1]."""
-    parts = [backend.to_numpy(G(backend.asarray(z[i:i + chunk], "float32"))) for i in range(0, len(z), chunk)]
+def _check_steps(value, name, owner):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise ConfigError(name, f"must be an int >= 2, got {value!r}", owner=owner)
+
+
+def images_of(G, z, chunk=256):
+    """G(z) in eval mode, ``chunk`` noise vectors at a time, as float32 host images (N, 1, 28, 28).
+
+    ``z`` may live on the host or the device; G's train/eval mode is left as it was.
+    """
+    training = G.training
+    G.eval()
+    try:
+        parts = [backend.to_numpy(G(backend.asarray(z[i:i + chunk], "float32"))) for i in range(0, len(z), chunk)]
+    finally:
+        G.train(training)
     return np.concatenate(parts).astype(np.float32)
 
 
@@ -46,7 +59,7 @@ def generate(checkpoint_path, n, seed=0):
     """
     _check_positive_int(n, "n", "generate")
     G, z_dim = load_generator(checkpoint_path)
-    return _images(G, np.random.default_rng(seed).standard_normal((n, z_dim)))
+    return images_of(G, np.random.default_rng(seed).standard_normal((n, z_dim)))
 
 
 def slerp(z0, z1, t):
@@ -70,12 +83,11 @@ def interpolate(checkpoint_path, rows, steps, seed=0):
     Returns (rows * steps, 1, 28, 28) images, row by row (the DCGAN paper's figure).
     """
     _check_positive_int(rows, "rows", "interpolate")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ConfigError("steps", f"must be an int >= 2, got {steps!r}", owner="interpolate")
+    _check_steps(steps, "steps", "interpolate")
     G, z_dim = load_generator(checkpoint_path)
     ends = np.random.default_rng(seed).standard_normal((rows, 2, z_dim))
     z = np.concatenate([slerp(a, b, np.linspace(0.0, 1.0, steps)) for a, b in ends])
-    return _images(G, z)
+    return images_of(G, z)
 
 
 def sample(checkpoint_path, n=64, seed=0, out="samples.png", nrow=None, interpolate_steps=None, each=None):
@@ -86,14 +98,15 @@ def sample(checkpoint_path, n=64, seed=0, out="samples.png", nrow=None, interpol
     between two noise vectors in that many steps. ``each``: also write every image as its own
     28x28 PNG (sample_00000.png, ...) into that folder, for tools that score images one by one.
     """
+    _check_positive_int(n, "n", "sample")
+    if nrow is not None:
+        _check_positive_int(nrow, "nrow", "sample")
     if interpolate_steps is not None:
-        rows = -(-n // interpolate_steps) if isinstance(n, int) and isinstance(interpolate_steps, int) else n
-        images = interpolate(checkpoint_path, rows, interpolate_steps, seed)
+        _check_steps(interpolate_steps, "interpolate", "sample")
+        images = interpolate(checkpoint_path, -(-n // interpolate_steps), interpolate_steps, seed)
         nrow = interpolate_steps
     else:
         images = generate(checkpoint_path, n, seed)
-    if nrow is not None:
-        _check_positive_int(nrow, "nrow", "sample")
     out = pathlib.Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     plots.save_png(plots.image_grid(images, nrow=nrow), out)

@@ -11,8 +11,9 @@ import time
 
 import numpy as np
 
-from . import backend, classifier, metrics
+from . import classifier, metrics
 from .errors import ConfigError
+from .sampling import images_of
 
 
 def scorer_for(config, log):
@@ -38,15 +39,6 @@ class EpochScorer:
         self.z = np.random.default_rng([seed, 4]).standard_normal((n, z_dim)).astype(np.float32)
         self.best_coverage, self.best_epoch = 0, None
 
-    def images(self, G, chunk=250):
-        training = G.training
-        G.eval()
-        try:
-            return np.concatenate([backend.to_numpy(G(backend.asarray(self.z[i:i + chunk])))
-                                   for i in range(0, len(self.z), chunk)])
-        finally:
-            G.train(training)
-
     def score(self, G, epoch, snapshot_of=lambda epoch: None):
         """(record for metrics.jsonl, log line, warning or None) for G after ``epoch``.
 
@@ -54,7 +46,7 @@ class EpochScorer:
         snapshot, ``snapshot_of(epoch)``, if it is kept) or when 3 or fewer digits are covered.
         """
         start = time.perf_counter()
-        result = self.reference.evaluate(self.images(G))
+        result = self.reference.evaluate(images_of(G, self.z, chunk=250))
         seconds = time.perf_counter() - start
         record = {k: result[k] for k in ("fid", "score", "coverage", "missing", "precision", "recall")}
         record["eval_s"] = seconds

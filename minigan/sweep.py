@@ -26,7 +26,7 @@ import sys
 import time
 
 from . import metrics
-from .config import TrainConfig
+from .config import TrainConfig, flag
 from .errors import ConfigError
 from .sampling import generate
 
@@ -60,6 +60,13 @@ class Grid:
         """(loss, lr_scale, beta1, d_steps) for every cell of the grid, in a fixed order."""
         return list(itertools.product(self.losses, self.lr_scales, self.beta1s, self.d_steps))
 
+    def check(self):
+        """ConfigError for a bad seed count or any cell whose config would be refused; changes nothing."""
+        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
+            raise ConfigError("seeds", f"must be a positive int, got {self.seeds!r}", owner="sweep")
+        for setting in self.settings():
+            self.config(*setting, seed=0, out="-")
+
     def config(self, loss, lr_scale, beta1, d_steps, seed, out):
         lr_g, lr_d = REFERENCE_LR[self.model]
         return TrainConfig(model=self.model, loss=loss, lr_g=lr_scale * lr_g, lr_d=lr_scale * lr_d, beta1=beta1, d_steps=d_steps, seed=seed,
@@ -80,8 +87,7 @@ def _command(config, backend):
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
         if value is not None and field.name != "backend":
-            args += ["--" + field.name.replace("_", "-"), str(value)] if not isinstance(value, bool) else (
-                ["--" + field.name.replace("_", "-")] if value else [])
+            args += [flag(field.name), str(value)] if not isinstance(value, bool) else ([flag(field.name)] if value else [])
     return args
 
 
@@ -124,8 +130,7 @@ def score_one(row, config, status, seconds, reference):
 
 def run_sweep(grid, out, backend="numpy", jobs=None, log=print):
     """Run the whole grid into ``out``; writes sweep.csv, sweep.md and sweep.png there and returns the rows."""
-    if not isinstance(grid.seeds, int) or grid.seeds < 1:
-        raise ConfigError("seeds", f"must be a positive int, got {grid.seeds!r}", owner="sweep")
+    grid.check()
     jobs = jobs or (1 if backend == "cupy" else os.cpu_count() or 1)
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)

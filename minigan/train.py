@@ -7,8 +7,9 @@ hold everything the next iteration depends on (weights, BatchNorm statistics, op
 moments, both random generators and the position in the epoch), so a resumed run is
 bit-identical to one that never stopped. A loss, gradient norm, weight or optimizer moment
 that stops being finite ends the run with ``TrainingDiverged``, and such a state is never saved:
-losses and gradient norms are checked every step (they are read anyway), the weights and
-moments every ``log_every`` steps and before every save (one host read for all of them).
+every step's losses and gradient norms are checked when the records are read back (``flush``,
+one transfer every ``log_every`` steps and before every save), the weights and moments at the
+same points (one host read for all of them).
 """
 import dataclasses
 import math
@@ -23,7 +24,7 @@ from .game import gan_step
 from .optim import Adam
 from .progress import ProgressBar, StopRequest
 from .runfolder import RunFolder
-from .sampling import generate, sample
+from .sampling import generate, images_of, sample
 from .runlog import RunFiles
 from .scoring import scorer_for
 from .ema import WeightAverage
@@ -246,12 +247,7 @@ class Run:
         return self.average.model if self.average is not None else self.G
 
     def sample_grid(self):
-        G = self.sampler
-        training = G.training
-        G.eval()
-        picture = plots.image_grid(G(self.fixed_z))
-        G.train(training)
-        return picture
+        return plots.image_grid(images_of(self.sampler, self.fixed_z))
 
     # -- helpers -----------------------------------------------------------------------------
     def _meta(self, epoch, batch):

@@ -391,3 +391,18 @@ def test_an_unreadable_data_file_is_one_line(monkeypatch, capsys, tmp_path):
     assert mg.cli.main(["train", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "images-idx3-ubyte" in err[0] and "Permission denied" in err[0]
+
+
+@pytest.mark.parametrize("args, phrase", [(["--n", "0"], "--n must be a positive int"),
+                                          (["--interpolate", "1"], "--interpolate must be an int >= 2"),
+                                          (["--nrow", "0"], "--nrow must be a positive int")])
+def test_bad_sample_options_are_one_line_and_write_nothing(finished_run, tmp_path, args, phrase):
+    out = _run("sample", "--checkpoint", finished_run / "checkpoint.npz", "--out", tmp_path / "s.png", *args)
+    _one_line(out, 2, phrase)
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_a_bad_sweep_is_refused_before_its_folder_is_made(tmp_path):
+    _one_line(_run("sweep", "--seeds", "0", cwd=tmp_path), 2, "--seeds must be a positive int")
+    _one_line(_run("sweep", "--jobs", "0", cwd=tmp_path), 2, "--jobs must be a positive int")
+    assert not (tmp_path / "sweeps").exists()
