@@ -24,6 +24,7 @@ roughly Lipschitz.
 import math
 
 from . import backend
+from .flat import FlatParameters
 from .nn.module import Parameter
 
 
@@ -41,48 +42,29 @@ def _positive_number(owner, name, value):
     return float(value)
 
 
-class FlatParameters:
-    """Every parameter's data and gradient as views into one flat array each.
+def _non_negative(owner, name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"{owner}: {name} must be >= 0, got {value!r}")
+    return float(value)
 
-    An optimizer then updates all parameters with a few whole-array operations instead of ten
-    small ones per parameter (which on a GPU are ten kernel launches each). The layers keep
-    using ``p.data`` and ``p.grad`` as before: they are reshaped slices of ``data`` and ``grad``.
-    If something rebinds a parameter's array (``load_state_dict``, ``astype``, a user),
-    ``ensure()`` notices and copies it back into the flat buffers. Shapes: data, grad (total,).
-    """
 
-    def __init__(self, params):
-        self.params = params
-        self.sizes = [int(p.data.size) for p in params]
-        self.offsets = [sum(self.sizes[:i]) for i in range(len(params))]
-        xp = backend.xp_of(params[0].data)
-        self.data = xp.empty(sum(self.sizes), dtype=params[0].data.dtype)
-        self.grad = xp.zeros_like(self.data)
-        self.bind()
+def _fraction(owner, name, value):
+    """``value`` as a float in [0, 1), or ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{owner}: {name} must be in [0, 1), got {value!r}")
+    return float(value)
 
-    @staticmethod
-    def applies(params):
-        """True when all parameters share one backend and one dtype (else each is updated on its own)."""
-        xp = backend.xp_of(params[0].data)
-        return all(backend.xp_of(p.data) is xp and p.data.dtype == params[0].data.dtype and p.grad is not None
-                   and p.grad.shape == p.data.shape and p.grad.dtype == p.data.dtype for p in params)
 
-    def views(self, flat):
-        """Each parameter's slice of a flat array, in its shape."""
-        return [flat[o:o + n].reshape(p.data.shape) for p, o, n in zip(self.params, self.offsets, self.sizes)]
-
-    def bind(self):
-        for p, data, grad in zip(self.params, self.views(self.data), self.views(self.grad)):
-            data[...] = p.data
-            grad[...] = p.grad
-            p.data, p.grad = data, grad
-
-    def ensure(self):
-        """Re-bind any parameter whose data or gradient is no longer a view of the flat buffers."""
-        if any(p.data.base is not self.data or p.grad.base is not self.grad for p in self.params):
-            if not self.applies(self.params) or self.params[0].data.dtype != self.data.dtype:
-                raise RuntimeError("FlatParameters: a parameter changed dtype or backend; build a new optimizer")
-            self.bind()
+def _betas(owner, betas):
+    """Adam's (beta1, beta2) as floats in [0, 1), or ValueError naming them."""
+    try:
+        pair = tuple(betas)
+    except TypeError:
+        pair = ()
+    if len(pair) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0.0 <= b < 1.0
+                                 for b in pair):
+        raise ValueError(f"{owner}: betas must be two numbers in [0, 1), got {betas!r}")
+    return float(pair[0]), float(pair[1])
 
 
 class Optimizer:
@@ -103,9 +85,7 @@ class Optimizer:
             if any(p is q for q in self.params[:i]):
                 raise ValueError(f"{name}: params[{i}] is listed twice; it would be updated twice per step")
         self.lr = _positive_number(name, "lr", lr)
-        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
-            raise ValueError(f"{name}: weight_decay must be >= 0, got {weight_decay!r}")
-        self.weight_decay = float(weight_decay)
+        self.weight_decay = _non_negative(name, "weight_decay", weight_decay)
         self.clip_value = None if clip_value is None else _positive_number(name, "clip_value", clip_value)
         self.t = 0
         self.flat = FlatParameters(self.params) if FlatParameters.applies(self.params) else None
@@ -166,9 +146,7 @@ class Optimizer:
     def _check_hyperparameters(self, owner, hyper):
         """ValueError naming a saved hyperparameter that the constructor would have refused."""
         _positive_number(owner, "lr", hyper["lr"])
-        if isinstance(hyper["weight_decay"], bool) or not isinstance(hyper["weight_decay"], (int, float)) \
-                or not hyper["weight_decay"] >= 0:
-            raise ValueError(f"{owner}: weight_decay must be >= 0, got {hyper['weight_decay']!r}")
+        _non_negative(owner, "weight_decay", hyper["weight_decay"])
         if hyper["clip_value"] is not None:
             _positive_number(owner, "clip_value", hyper["clip_value"])
 
@@ -251,9 +229,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=2e-4, betas=(0.5, 0.999), eps=1e-8, weight_decay=0.0, clip_value=None):
         super().__init__(params, lr, weight_decay, clip_value)
-        if len(tuple(betas)) != 2 or not all(isinstance(b, (int, float)) and 0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas!r}")
-        self.betas = (float(betas[0]), float(betas[1]))
+        self.betas = _betas("Adam", betas)
         self.eps = _positive_number("Adam", "eps", eps)
 
     def _update(self, data, g, state):
@@ -274,10 +250,7 @@ class Adam(Optimizer):
 
     def _check_hyperparameters(self, owner, hyper):
         super()._check_hyperparameters(owner, hyper)
-        betas = hyper["betas"]
-        if not isinstance(betas, (list, tuple)) or len(betas) != 2 or not all(
-                isinstance(b, (int, float)) and not isinstance(b, bool) and 0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"{owner}: betas must be two numbers in [0, 1), got {betas!r}")
+        _betas(owner, hyper["betas"])
         _positive_number(owner, "eps", hyper["eps"])
 
 
@@ -302,9 +275,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, clip_value=None):
         super().__init__(params, lr, weight_decay, clip_value)
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0.0 <= momentum < 1.0:
-            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum = _fraction("SGD", "momentum", momentum)
 
     def _update(self, data, g, state):
         if self.momentum == 0.0:
@@ -323,6 +294,4 @@ class SGD(Optimizer):
 
     def _check_hyperparameters(self, owner, hyper):
         super()._check_hyperparameters(owner, hyper)
-        m = hyper["momentum"]
-        if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0.0 <= m < 1.0:
-            raise ValueError(f"{owner}: momentum must be in [0, 1), got {m!r}")
+        _fraction(owner, "momentum", hyper["momentum"])
