@@ -37,10 +37,20 @@ def _write_atomically(path, arrays):
     bad = sorted(k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all())
     if bad:
         raise CheckpointError(f"{path}: refusing to save non-finite arrays {bad}")
+    write_atomically(path, lambda f: np.savez(f, **arrays))
+
+
+def write_atomically(path, write):
+    """Call ``write(binary file)`` on a temporary file, fsync it and rename it to ``path``.
+
+    A crash leaves the old file or the new one, never half of one. On failure (a full disk) the
+    temporary file is removed and an OSError without a file name gets ``path`` as its name.
+    """
+    path = pathlib.Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
         with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -108,21 +108,20 @@ def _squared_distances(a, b):
     return np.clip(d, 0.0, None)
 
 
-def _manifold_share(reference, query, k):
+def _knn_radii(features, k):
+    """Each row's squared distance to its k-th nearest other row (column 0 of a sorted row is the row itself)."""
+    return np.partition(_squared_distances(features, features), k, axis=1)[:, k]
+
+
+def _share_within(query, reference, radii):
     """The share of ``query`` rows within the k-NN radius of at least one ``reference`` row."""
-    radii = np.partition(_squared_distances(reference, reference), k, axis=1)[:, k]   # column 0 is the row itself
     return float((_squared_distances(query, reference) <= radii[None, :]).any(axis=1).mean())
 
 
 def precision_recall(real, fake, k=3, classifier=None):
     """{"precision", "recall"}: k-NN manifold precision and recall in the classifier's feature space."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"precision_recall: k must be a positive int, got {k!r}")
-    judge = _judge(classifier)
-    r, f = judge.embed(real), judge.embed(fake)
-    if min(len(r), len(f)) <= k:
-        raise ValueError(f"precision_recall: both sets need more than k={k} images, got {len(r)} and {len(f)}")
-    return {"precision": _manifold_share(r, f, k), "recall": _manifold_share(f, r, k)}
+    reference = Reference(real, classifier, k)
+    return reference.precision_recall(reference.embed_fake(fake))
 
 
 class Reference:
@@ -140,17 +139,27 @@ class Reference:
         if len(self.real) <= k:
             raise ValueError(f"Reference: more than k={k} real images are needed, got {len(self.real)}")
         self.fit = gaussian_fit(self.real)
+        self.radii = _knn_radii(self.real, k)
+
+    def embed_fake(self, fake):
+        """The classifier features of generated images; ValueError when there are k or fewer."""
+        features = self.judge.embed(fake)
+        if len(features) <= self.k:
+            raise ValueError(f"evaluate: more than k={self.k} fake images are needed, got {len(features)}")
+        return features
+
+    def precision_recall(self, features):
+        """{"precision", "recall"} of generated images' features against the real ones."""
+        return {"precision": _share_within(features, self.real, self.radii),
+                "recall": _share_within(self.real, features, _knn_radii(features, self.k))}
 
     def evaluate(self, fake):
         """{"fid", "score", "coverage", "missing", "histogram", "kl_uniform", "precision", "recall", "n"}."""
-        features, p = self.judge.embed(fake), self.judge.predict(fake)
-        if len(features) <= self.k:
-            raise ValueError(f"evaluate: more than k={self.k} fake images are needed, got {len(features)}")
+        features, p = self.embed_fake(fake), self.judge.predict(fake)
         coverage = _coverage(p)
         return {"fid": frechet_distance(*self.fit, *gaussian_fit(features)), "score": _score(p),
                 "coverage": coverage["covered"], "missing": coverage["missing"], "histogram": coverage["histogram"],
-                "kl_uniform": coverage["kl_uniform"], "precision": _manifold_share(self.real, features, self.k),
-                "recall": _manifold_share(features, self.real, self.k), "n": len(features)}
+                "kl_uniform": coverage["kl_uniform"], **self.precision_recall(features), "n": len(features)}
 
 
 def evaluate(fake, real=None, classifier=None, k=3):

@@ -9,7 +9,6 @@ and, for a finished run, ``progress.gif``.
 """
 import dataclasses
 import json
-import os
 import shutil
 
 import numpy as np
@@ -26,7 +25,8 @@ class RunFiles:
         self.keep_snapshots = config.keep_snapshots
         if copy_from is not None and (copy_from / "metrics.jsonl").exists():
             shutil.copyfile(copy_from / "metrics.jsonl", self.path / "metrics.jsonl")
-        _write_text(self.path / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+        text = json.dumps(dataclasses.asdict(config), indent=2) + "\n"
+        checkpoint.write_atomically(self.path / "config.json", lambda f: f.write(text.encode()))
         self.metrics = telemetry.MetricsLog(self.path / "metrics.jsonl", keep_until_step=keep_until_step)
 
     def write_real_samples(self, images, n):
@@ -67,12 +67,3 @@ class RunFiles:
     def close(self):
         self.metrics.close()
 
-
-def _write_text(path, text):
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
