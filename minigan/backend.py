@@ -21,6 +21,7 @@ import sys
 
 import numpy as np
 
+from .checks import is_int
 from .errors import UserError
 
 BACKENDS = ("numpy", "cupy")
@@ -165,7 +166,7 @@ def tune_allocator(top_pad_mb=256):
     import ctypes
     import ctypes.util
 
-    if isinstance(top_pad_mb, bool) or not isinstance(top_pad_mb, int) or top_pad_mb < 0:
+    if not is_int(top_pad_mb, 0):
         raise ValueError(f"tune_allocator: top_pad_mb must be a non-negative int, got {top_pad_mb!r}")
     M_TOP_PAD = -2
     name = ctypes.util.find_library("c")

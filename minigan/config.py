@@ -5,9 +5,9 @@ from this one list (``--lr-d`` is ``lr_d``) and a setting is written down once. 
 saved as ``config.json`` in the run folder and inside every checkpoint.
 """
 import dataclasses
-import math
 
 from . import backend, losses, models
+from .checks import is_int, is_number
 from .errors import ConfigError
 
 # Each model's defaults for the settings left at None, chosen by measurement (README, "Tuning
@@ -141,24 +141,20 @@ def _check_int(config, name, minimum, optional=False):
     value = getattr(config, name)
     if optional and value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if not is_int(value, minimum):
         kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
         raise ConfigError(name, f"must be {kind}, got {value!r}")
-
-
-def _is_number(value):
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def _check_positive(config, name, optional=False):
     value = getattr(config, name)
     if optional and value is None:
         return
-    if not (_is_number(value) and value > 0):
+    if not (is_number(value) and value > 0):
         raise ConfigError(name, f"must be a positive finite number, got {value!r}")
 
 
 def _check_number(config, name, ok, rule):
     value = getattr(config, name)
-    if not (_is_number(value) and ok(value)):
+    if not (is_number(value) and ok(value)):
         raise ConfigError(name, f"{rule}, got {value!r}")

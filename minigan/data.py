@@ -23,6 +23,7 @@ import zlib
 import numpy as np
 
 from . import backend
+from .checks import is_int
 from .errors import UserError
 
 EMBEDDED = pathlib.Path(__file__).resolve().parent / "datasets" / "mnist-5k"
@@ -208,7 +209,7 @@ class Batches:
     """
 
     def __init__(self, images, batch_size, rng=None, shuffle=True, drop_last=True):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if not is_int(batch_size, 1):
             raise ValueError(f"Batches: batch_size must be a positive int, got {batch_size!r}")
         if len(images) < batch_size and drop_last:
             raise ValueError(f"Batches: batch_size {batch_size} is larger than the {len(images)} images "

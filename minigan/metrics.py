@@ -26,6 +26,7 @@ import functools
 import numpy as np
 
 from . import classifier as _classifier
+from .checks import is_int
 
 N_DEFAULT = 1000
 COVERAGE_SHARE = 0.02
@@ -132,7 +133,7 @@ class Reference:
     """
 
     def __init__(self, real=None, classifier=None, k=3):
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        if not is_int(k, 1):
             raise ValueError(f"Reference: k must be a positive int, got {k!r}")
         self.judge, self.k = _judge(classifier), k
         self.real = self.judge.embed(self.judge.heldout_images() if real is None else real)

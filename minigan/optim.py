@@ -24,6 +24,7 @@ roughly Lipschitz.
 import math
 
 from . import backend
+from .checks import is_int, is_number
 from .flat import FlatParameters
 from .nn.module import Parameter
 
@@ -37,20 +38,20 @@ def clip_weights(params, clip_value):
 
 
 def _positive_number(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if not (is_number(value) and value > 0):
         raise ValueError(f"{owner}: {name} must be a positive finite number, got {value!r}")
     return float(value)
 
 
 def _non_negative(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+    if not (is_number(value) and value >= 0):
         raise ValueError(f"{owner}: {name} must be >= 0, got {value!r}")
     return float(value)
 
 
 def _fraction(owner, name, value):
     """``value`` as a float in [0, 1), or ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+    if not (is_number(value) and 0.0 <= value < 1.0):
         raise ValueError(f"{owner}: {name} must be in [0, 1), got {value!r}")
     return float(value)
 
@@ -61,8 +62,7 @@ def _betas(owner, betas):
         pair = tuple(betas)
     except TypeError:
         pair = ()
-    if len(pair) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0.0 <= b < 1.0
-                                 for b in pair):
+    if len(pair) != 2 or not all(is_number(b) and 0.0 <= b < 1.0 for b in pair):
         raise ValueError(f"{owner}: betas must be two numbers in [0, 1), got {betas!r}")
     return float(pair[0]), float(pair[1])
 
@@ -182,7 +182,7 @@ class Optimizer:
         missing = sorted({"hyperparameters", "t", "state"} - set(state))
         if missing:
             raise ValueError(f"{owner}: the state has no {missing}")
-        if not isinstance(state["t"], int) or isinstance(state["t"], bool) or state["t"] < 0:
+        if not is_int(state["t"], 0):
             raise ValueError(f"{owner}: t must be an int >= 0, got {state['t']!r}")
         hyper = state["hyperparameters"]
         known = set(self._hyperparameters())

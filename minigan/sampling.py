@@ -11,6 +11,7 @@ import pathlib
 import numpy as np
 
 from . import backend, checkpoint, models, plots
+from .checks import is_int
 from .errors import ConfigError
 
 
@@ -28,12 +29,12 @@ def load_generator(checkpoint_path):
 
 
 def _check_positive_int(value, name, owner):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_int(value, 1):
         raise ConfigError(name, f"must be a positive int, got {value!r}", owner=owner)
 
 
 def _check_steps(value, name, owner):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+    if not is_int(value, 2):
         raise ConfigError(name, f"must be an int >= 2, got {value!r}", owner=owner)
 
 

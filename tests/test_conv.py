@@ -1,9 +1,15 @@
+"""Conv2d and ConvTranspose2d (minigan/nn/conv.py): equal to their loop-form definitions
+(minigan/nn/reference.py) forward and backward, and proven by the gradient check.
+
+Confirms docs/derivations.md, "Conv2d" and "ConvTranspose2d".
+"""
 import numpy as np
 import pytest
-from helpers import away_from_zero, conv2d_reference, conv_transpose2d_reference
+from helpers import away_from_zero
 
 import minigan as mg
 from minigan.gradcheck import check_layer
+from minigan.nn import reference
 
 # (C_in, C_out, kernel, stride, padding, (N, H, W)): strides 1-3, padding 0-2, kernels 1-5,
 # odd and non-square sizes, channel counts of 1, a batch of 1.
@@ -28,16 +34,25 @@ CONV_T_CONFIGS = [
 ]
 
 
-def _pair(v):
-    return v if isinstance(v, tuple) else (v, v)
+def _layer_and_input(cls, rng, C_in, C_out, k, s, p, NHW):
+    layer = cls(C_in, C_out, k, s, p, init="torch", rng=0).astype("float64")
+    return layer, rng.standard_normal((NHW[0], C_in) + NHW[1:])
+
+
+def _assert_same(actual, expected):
+    np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("C_in, C_out, k, s, p, NHW", CONV_CONFIGS)
-def test_conv2d_forward_matches_the_loop_definition(rng, C_in, C_out, k, s, p, NHW):
-    layer = mg.nn.Conv2d(C_in, C_out, k, s, p, init="torch", rng=0).astype("float64")
-    x = rng.standard_normal((NHW[0], C_in) + NHW[1:])
-    expected = conv2d_reference(x, layer.W.data, layer.b.data, _pair(s), _pair(p))
-    np.testing.assert_allclose(layer(x), expected, rtol=1e-12, atol=1e-12)
+def test_conv2d_equals_its_definition_forward_and_backward(rng, C_in, C_out, k, s, p, NHW):
+    layer, x = _layer_and_input(mg.nn.Conv2d, rng, C_in, C_out, k, s, p, NHW)
+    y = layer(x)
+    _assert_same(y, reference.conv2d(x, layer.W.data, layer.b.data, layer.stride, layer.padding))
+    dy = rng.standard_normal(y.shape)
+    dx, dW, db = reference.conv2d_backward(x, layer.W.data, dy, layer.stride, layer.padding)
+    _assert_same(layer.backward(dy), dx)
+    _assert_same(layer.W.grad, dW)
+    _assert_same(layer.b.grad, db)
 
 
 @pytest.mark.parametrize("C_in, C_out, k, s, p, NHW", CONV_CONFIGS)
@@ -48,14 +63,17 @@ def test_conv2d_gradients(rng, C_in, C_out, k, s, p, NHW):
 
 
 @pytest.mark.parametrize("C_in, C_out, k, s, p, NHW", CONV_T_CONFIGS)
-def test_conv_transpose2d_forward_matches_the_scatter_definition(rng, C_in, C_out, k, s, p, NHW):
-    layer = mg.nn.ConvTranspose2d(C_in, C_out, k, s, p, init="torch", rng=0).astype("float64")
-    x = rng.standard_normal((NHW[0], C_in) + NHW[1:])
-    expected = conv_transpose2d_reference(x, layer.W.data, layer.b.data, _pair(s), _pair(p))
+def test_conv_transpose2d_equals_its_definition_forward_and_backward(rng, C_in, C_out, k, s, p, NHW):
+    layer, x = _layer_and_input(mg.nn.ConvTranspose2d, rng, C_in, C_out, k, s, p, NHW)
     y = layer(x)
-    (kh, kw), (sh, sw), (ph, pw) = _pair(k), _pair(s), _pair(p)
+    (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
     assert y.shape == (NHW[0], C_out, (NHW[1] - 1) * sh - 2 * ph + kh, (NHW[2] - 1) * sw - 2 * pw + kw)
-    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
+    _assert_same(y, reference.conv_transpose2d(x, layer.W.data, layer.b.data, layer.stride, layer.padding))
+    dy = rng.standard_normal(y.shape)
+    dx, dW, db = reference.conv_transpose2d_backward(x, layer.W.data, dy, layer.stride, layer.padding)
+    _assert_same(layer.backward(dy), dx)
+    _assert_same(layer.W.grad, dW)
+    _assert_same(layer.b.grad, db)
 
 
 @pytest.mark.parametrize("C_in, C_out, k, s, p, NHW", CONV_T_CONFIGS)
@@ -63,6 +81,22 @@ def test_conv_transpose2d_gradients(rng, C_in, C_out, k, s, p, NHW):
     layer = mg.nn.ConvTranspose2d(C_in, C_out, k, s, p, init="torch", rng=0)
     errors = check_layer(layer, rng.standard_normal((NHW[0], C_in) + NHW[1:]))
     assert set(errors) == {"x", "W", "b"} and max(errors.values()) < 1e-6
+
+
+def test_the_definitions_agree_with_finite_differences(rng):
+    """The loop-form backward is itself right: its dx, dW and db are the derivatives of its forward."""
+    x, W, b = rng.standard_normal((1, 2, 4, 3)), rng.standard_normal((2, 2, 2, 3)), rng.standard_normal(2)
+    stride, padding = (2, 1), (1, 0)
+    dy = rng.standard_normal(reference.conv2d(x, W, b, stride, padding).shape)
+    dx, dW, db = reference.conv2d_backward(x, W, dy, stride, padding)
+    for array, grad in ((x, dx), (W, dW), (b, db)):
+        index = tuple(rng.integers(0, n) for n in array.shape)
+        array[index] += 1e-6
+        up = float((reference.conv2d(x, W, b, stride, padding) * dy).sum())
+        array[index] -= 2e-6
+        down = float((reference.conv2d(x, W, b, stride, padding) * dy).sum())
+        array[index] += 1e-6
+        assert (up - down) / 2e-6 == pytest.approx(grad[index], rel=1e-6, abs=1e-8)
 
 
 def test_conv_transpose2d_is_the_adjoint_of_conv2d(rng):
@@ -124,7 +158,7 @@ def test_empty_outputs_are_errors():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(kernel_size=0), "kernel_size must be a positive int"),
     (dict(kernel_size=3, stride=0), "stride must be a positive int"),
-    (dict(kernel_size=3, padding=-1), "padding must be a non-negative int"),
+    (dict(kernel_size=3, padding=-1), "padding must be an int >= 0"),
     (dict(kernel_size=(3, -1)), "kernel_size must be a positive int"),
 ])
 def test_bad_hyperparameters(kwargs, message):

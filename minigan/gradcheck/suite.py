@@ -24,7 +24,7 @@ def away_from_zero(rng, shape, margin=0.05):
 
 def randomize(layer, rng):
     """Give BatchNorm layers non-trivial gamma, beta and running statistics (the defaults hide bugs)."""
-    for _, sub in layer._layers_and_names():
+    for _, sub in layer.named_layers():
         if isinstance(sub, (nn.BatchNorm1d, nn.BatchNorm2d)):
             C = sub.num_features
             sub.gamma.data = backend.asarray(1.0 + 0.5 * rng.standard_normal(C), sub.gamma.dtype)

@@ -5,7 +5,8 @@ The conv layers take and return NCHW arrays, but compute on the channels-last
 memory, so the next conv's transpose is free and every product below is one
 2-D matrix product whose result is already in the next layer's layout.
 
-For a padded input xpad (N, Hp, Wp, C), kernel (kh, kw) and stride (sh, sw):
+For a padded input xpad (N, Hp, Wp, C), kernel (kh, kw) and stride (sh, sw) (every size
+argument below is such a (height, width) pair):
 
     im2col:  cols[n, i, j, a, b, c] = xpad[n, i*sh + a, j*sw + b, c]
              as a matrix (N*Hout*Wout, kh*kw*C), built from a strided view and one copy.
@@ -22,13 +23,9 @@ while still in cache, and the full (rows, kh*kw*C) product is never stored.
 from .. import backend
 
 
-def conv_output_size(size, kernel, stride, padding):
-    """Output length of a convolution along one axis: (size + 2*padding - kernel) // stride + 1."""
-    return (size + 2 * padding - kernel) // stride + 1
-
-
-def pad_hw(x, ph, pw):
-    """Zero-pad the two spatial axes of an NHWC array: (N, H, W, C) -> (N, H + 2ph, W + 2pw, C)."""
+def pad_hw(x, padding):
+    """Zero-pad the two spatial axes of an NHWC array by padding = (ph, pw): (N, H, W, C) -> (N, H+2ph, W+2pw, C)."""
+    ph, pw = padding
     if ph == 0 and pw == 0:
         return x
     N, H, W, C = x.shape
@@ -37,37 +34,51 @@ def pad_hw(x, ph, pw):
     return out
 
 
-def window_view(xpad, kh, kw, sh, sw, Hout, Wout):
+def crop_hw(xpad, padding, size):
+    """The inverse of pad_hw: the (H, W) = size interior of an NHWC array padded by (ph, pw); a view."""
+    (ph, pw), (H, W) = padding, size
+    return xpad[:, ph:ph + H, pw:pw + W, :]
+
+
+def window_view(xpad, kernel, stride, out_size):
     """A read-only strided view (N, Hout, Wout, kh, kw, C) of every kernel window of xpad; no copy."""
     xp = backend.xp_of(xpad)
     N, _, _, C = xpad.shape
     sN, sH, sW, sC = xpad.strides
     return xp.lib.stride_tricks.as_strided(
-        xpad, shape=(N, Hout, Wout, kh, kw, C), strides=(sN, sH * sh, sW * sw, sH, sW, sC)
+        xpad, shape=(N, *out_size, *kernel, C), strides=(sN, sH * stride[0], sW * stride[1], sH, sW, sC)
     )
 
 
-def im2col(xpad, kh, kw, sh, sw, Hout, Wout):
+def im2col(xpad, kernel, stride, out_size):
     """Every kernel window of an NHWC array as one row: (N*Hout*Wout, kh*kw*C), a new array."""
     N, _, _, C = xpad.shape
-    return window_view(xpad, kh, kw, sh, sw, Hout, Wout).reshape(N * Hout * Wout, kh * kw * C)
+    return window_view(xpad, kernel, stride, out_size).reshape(N * out_size[0] * out_size[1], -1)
 
 
-def col2im(cols, padded_shape, sh, sw):
+def _offset(a, b, stride, grid):
+    """The slice of the padded array that kernel offset (a, b) reaches from a grid of (Hg, Wg) windows."""
+    (sh, sw), (Hg, Wg) = stride, grid
+    return slice(a, a + sh * (Hg - 1) + 1, sh), slice(b, b + sw * (Wg - 1) + 1, sw)
+
+
+def col2im(cols, padded_shape, stride):
     """Adjoint of im2col: scatter-add windows (N, Hout, Wout, kh, kw, C) into a zero (N, Hp, Wp, C) array.
 
-    The reference form of the scatter; the layers call ``matmul_col2im``, which computes
-    col2im(A @ W_mat) without storing the product (the tests check that the two agree).
+    A loop over the kh*kw kernel offsets, each adding one strided slice. The layers call
+    ``matmul_col2im``, which computes col2im(A @ W_mat) without storing the product; the tests
+    check both against the loop-form definition ``minigan.nn.reference.col2im``.
     """
     N, Hout, Wout, kh, kw, C = cols.shape
     out = backend.xp_of(cols).zeros(padded_shape, dtype=cols.dtype)
     for a in range(kh):
         for b in range(kw):
-            out[:, a:a + sh * (Hout - 1) + 1:sh, b:b + sw * (Wout - 1) + 1:sw, :] += cols[:, :, :, a, b, :]
+            rows, columns = _offset(a, b, stride, (Hout, Wout))
+            out[:, rows, columns, :] += cols[:, :, :, a, b, :]
     return out
 
 
-def matmul_col2im(A, W, grid, padded_shape, sh, sw):
+def matmul_col2im(A, W, grid, padded_shape, stride):
     """col2im(A @ W_mat) without forming A @ W_mat: out[n, i*sh + a, j*sw + b, :] += (A @ W[:, :, a, b])[n, i, j, :].
 
     Shapes: A (N*Hg*Wg, K) with rows ordered (n, i, j) over the grid (N, Hg, Wg); W (K, C, kh, kw);
@@ -81,5 +92,6 @@ def matmul_col2im(A, W, grid, padded_shape, sh, sw):
     for a in range(kh):
         for b in range(kw):
             xp.matmul(A, W[:, :, a, b], out=part)                      # (N*Hg*Wg, C)
-            out[:, a:a + sh * (Hg - 1) + 1:sh, b:b + sw * (Wg - 1) + 1:sw, :] += part.reshape(N, Hg, Wg, C)
+            rows, columns = _offset(a, b, stride, (Hg, Wg))
+            out[:, rows, columns, :] += part.reshape(N, Hg, Wg, C)
     return out

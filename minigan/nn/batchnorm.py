@@ -22,8 +22,8 @@ running_var = (1 - momentum) * running_var + momentum * var * m / (m - 1) (unbia
 eps = 1e-5, momentum = 0.1, as in PyTorch.
 """
 from .. import backend
-from .dense import check_size
 from .module import Layer, Parameter
+from .sizes import check_sizes
 
 
 class _BatchNorm(Layer):
@@ -34,7 +34,7 @@ class _BatchNorm(Layer):
     def __init__(self, num_features, momentum=0.1, eps=1e-5, dtype=None):
         super().__init__()
         name = type(self).__name__
-        check_size(name, num_features=num_features)
+        check_sizes(name, num_features=num_features)
         if not 0.0 <= float(momentum) <= 1.0:
             raise ValueError(f"{name}: momentum must be in [0, 1], got {momentum!r}")
         if not float(eps) > 0.0:

@@ -1,56 +1,69 @@
 """Conv2d and ConvTranspose2d, as one matrix product each way on im2col windows.
 
-Derivation (docs/derivations.md, sections "Conv2d" and "ConvTranspose2d"):
+Derivation: docs/derivations.md, "Conv2d" and "ConvTranspose2d"; the steps below are numbered
+as there, and the code cites them. The definitions, one output element at a time, are in
+``minigan.nn.reference`` (``conv2d``, ``conv_transpose2d``); tests/test_conv.py proves these
+layers equal to them.
 
-1. Conv2d is a matrix product on windows. With cols = im2col(pad(x)) of shape
-   (N*Hout*Wout, kh*kw*C_in) and W_mat = W laid out as (kh*kw*C_in, C_out),
-   y_mat = cols @ W_mat + b, and y_mat is y in channels-last layout.
-2. Its gradients are those of a Dense layer on the windows: dW_mat = cols.T @ dy_mat,
-   db = sum over rows of dy_mat, dcols = dy_mat @ W_mat.T.
-3. Each input pixel appears in every window that covers it, so dx adds up the dcols
-   entries of all those windows: dx = unpad(col2im(dcols)), col2im being im2col's adjoint.
-4. ConvTranspose2d is defined as the adjoint of Conv2d's input map: its forward is
-   step 3 (y = unpad(col2im(x_mat @ W_mat)) + b) and its backward is step 1 and 2
-   read in reverse (dcols = im2col(pad(dy)), dx_mat = dcols @ W_mat.T, dW_mat = x_mat.T @ dcols).
+Conv2d:
+1. Windows as rows: cols = im2col(pad(x)) (N*Hout*Wout, kh*kw*C_in) and W_mat = W laid out as
+   (kh*kw*C_in, C_out) make the convolution one product, y_mat = cols @ W_mat + b, where y_mat
+   is y in channels-last layout.
+2. A Dense layer on the windows: dW_mat = cols.T @ dy_mat, db = sum over rows of dy_mat,
+   dcols = dy_mat @ W_mat.T.
+3. Back to pixels: each padded pixel sits in every window that covers it, so
+   dx = crop(col2im(dcols)), col2im being im2col's adjoint (a scatter-add).
 
-Weights use PyTorch's layouts: Conv2d W (C_out, C_in, kh, kw), ConvTranspose2d W (C_in, C_out, kh, kw).
+ConvTranspose2d, the adjoint of Conv2d's input map:
+1. Forward is Conv2d's step 3: y = crop(col2im(x_mat @ W_mat)) + b.
+2. Backward starts as Conv2d's step 1: dcols = im2col(pad(dy)).
+3. The matrix products: dW_mat = x_mat.T @ dcols, db = sum_{n,i,j} dy, dx_mat = dcols @ W_mat.T.
+
+Both layers need col2im of a product, and ``matmul_col2im`` computes it one kernel offset at a
+time without storing the product. Weights use PyTorch's layouts: Conv2d W (C_out, C_in, kh, kw),
+ConvTranspose2d W (C_in, C_out, kh, kw). Kernel, stride and padding are (height, width) pairs.
 """
-from ._im2col import conv_output_size, im2col, matmul_col2im, pad_hw
-from .dense import check_size
+from ._im2col import crop_hw, im2col, matmul_col2im, pad_hw
 from .init import make_weight_and_bias
 from .module import Layer, Parameter
-
-
-def _pair(value):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+from .sizes import check_sizes, conv_output_size, conv_transpose_output_size, pair
 
 
 class _Conv(Layer):
-    """Shared constructor: kernel, stride and padding as pairs, and the initial weights."""
+    """What the two convolutions share: the constructor, the input check and the repr.
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, init, rng, dtype, W_shape):
+    A subclass says how its weight is laid out (``_weight_shape``) and how long its output is
+    along one axis (``output_length``).
+    """
+
+    output_length = None          # (size, kernel, stride, padding) -> output size along one axis
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 init="dcgan", rng=None, dtype=None):
         super().__init__()
         name = type(self).__name__
+        check_sizes(name, in_channels=in_channels, out_channels=out_channels)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)
-        check_size(name, in_channels=in_channels, out_channels=out_channels,
-                   kernel_size=self.kernel_size, stride=self.stride)
-        if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in self.padding):
-            raise ValueError(f"{name}: padding must be a non-negative int, got {padding!r}")
-        kh, kw = self.kernel_size
-        W, b = make_weight_and_bias(name, W_shape(kh, kw), out_channels, W_shape(kh, kw)[1] * kh * kw,
-                                    W_shape(kh, kw)[0] * kh * kw, init, rng, dtype)
+        self.kernel_size = pair(kernel_size, "kernel_size", name)
+        self.stride = pair(stride, "stride", name)
+        self.padding = pair(padding, "padding", name, minimum=0)
+        W, b = make_weight_and_bias(name, self._weight_shape(), out_channels, init, rng, dtype)
         self.W, self.b = Parameter(W), Parameter(b)
 
+    def _weight_shape(self):
+        raise NotImplementedError
+
     def _sizes(self, x):
-        """Check x and return N, H, W and the output's Hout, Wout (ValueError if the output would be empty)."""
+        """Check x; return N, its spatial size (H, W) and the output's (Hout, Wout), never empty."""
         self._check_input(x, ("N", self.in_channels, "H", "W"))
         N, _, H, W = x.shape
-        Hout, Wout = self._output_size(H, W)
-        if Hout < 1 or Wout < 1:
+        out_size = tuple(self.output_length(n, k, s, p)
+                         for n, k, s, p in zip((H, W), self.kernel_size, self.stride, self.padding))
+        if min(out_size) < 1:
             raise ValueError(f"{self!r}: the output for x of shape {tuple(x.shape)} would be empty "
-                             f"({Hout} x {Wout}); use a larger input, a smaller kernel or less padding")
-        return N, H, W, Hout, Wout
+                             f"({out_size[0]} x {out_size[1]}); use a larger input, a smaller kernel "
+                             "or less padding")
+        return N, (H, W), out_size
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
@@ -58,17 +71,20 @@ class _Conv(Layer):
                 f"padding={_short(self.padding)})")
 
 
-def _short(pair):
-    return pair[0] if pair[0] == pair[1] else pair
+def _short(pair_):
+    return pair_[0] if pair_[0] == pair_[1] else pair_
 
 
 class Conv2d(_Conv):
-    """2-D cross-correlation: y[n, o, i, j] = b[o] + sum_{c,a,b'} W[o, c, a, b'] * xpad[n, c, i*sh + a, j*sw + b'].
+    """2-D cross-correlation: y[n, o, i, j] = b[o] + sum_{c,a,e} W[o, c, a, e] * xpad[n, c, i*sh + a, j*sw + e].
 
-    Backward (steps 1-3 of the module docstring), with cols = im2col(pad(x)):
-    dW_mat += cols.T @ dy_mat,  db += sum_rows dy_mat,  dx = unpad(col2im(dy_mat @ W_mat.T)).
+    Backward, with cols = im2col(pad(x)) and dy_mat = dy in channels-last rows (steps 2-3 of
+    the module docstring): dW_mat += cols.T @ dy_mat,  db += sum_rows dy_mat,
+    dx = crop(col2im(dy_mat @ W_mat.T)) (None when ``needs_dx`` is False).
     Shapes: x (N, C_in, H, W) -> y (N, C_out, Hout, Wout), Hout = (H + 2*ph - kh) // sh + 1;
     W (C_out, C_in, kh, kw), b (C_out,).
+    Derivation: docs/derivations.md, "Conv2d". Definition: minigan.nn.reference.conv2d.
+    Tests: tests/test_conv.py.
 
     Parameters
     ----------
@@ -81,53 +97,51 @@ class Conv2d(_Conv):
     dtype : str, optional
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 init="dcgan", rng=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, init, rng, dtype,
-                         lambda kh, kw: (out_channels, in_channels, kh, kw))
+    output_length = staticmethod(conv_output_size)
 
-    def _output_size(self, H, W):
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        return conv_output_size(H, kh, sh, ph), conv_output_size(W, kw, sw, pw)
+    def _weight_shape(self):
+        return (self.out_channels, self.in_channels, *self.kernel_size)
 
     def forward(self, x):
-        N, H, W, Hout, Wout = self._sizes(x)
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        C_in = self.in_channels
-        xpad = pad_hw(x.transpose(0, 2, 3, 1), ph, pw)                   # (N, H+2ph, W+2pw, C_in)
-        cols = im2col(xpad, kh, kw, sh, sw, Hout, Wout)                  # (N*Hout*Wout, kh*kw*C_in)
-        W_mat = self.W.data.transpose(2, 3, 1, 0).reshape(kh * kw * C_in, self.out_channels)
-        y = cols @ W_mat                                                 # (N*Hout*Wout, C_out)
+        N, size, out_size = self._sizes(x)
+        xpad = pad_hw(x.transpose(0, 2, 3, 1), self.padding)                   # (N, H+2ph, W+2pw, C_in)
+        cols = im2col(xpad, self.kernel_size, self.stride, out_size)           # step 1: (N*Hout*Wout, kh*kw*C_in)
+        W_mat = self.W.data.transpose(2, 3, 1, 0).reshape(-1, self.out_channels)  # (kh*kw*C_in, C_out)
+        y = cols @ W_mat                                                       # (N*Hout*Wout, C_out)
         y += self.b.data
-        y = y.reshape(N, Hout, Wout, self.out_channels).transpose(0, 3, 1, 2)  # NCHW view, NHWC memory
-        self._save(y.shape, (cols, xpad.shape, H, W), y.dtype)
+        y = y.reshape(N, *out_size, self.out_channels).transpose(0, 3, 1, 2)   # NCHW view, NHWC memory
+        self._save(y.shape, (cols, xpad.shape, size), y.dtype)
         return y
 
     def backward(self, dy):
-        cols, xpad_shape, H, W = self._pop_cache(dy)
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        """Add dL/dW and dL/db into the gradients; return dx (steps 2-3 of the module docstring)."""
+        cols, xpad_shape, size = self._pop_cache(dy)
         N, C_out, Hout, Wout = dy.shape
         dy_mat = dy.transpose(0, 2, 3, 1).reshape(N * Hout * Wout, C_out)
-        if not self.frozen:
-            dW_mat = cols.T @ dy_mat                                     # (kh*kw*C_in, C_out)
-            self.W.grad += dW_mat.reshape(kh, kw, self.in_channels, C_out).transpose(3, 2, 0, 1)
+        if not self.frozen:                                                    # step 2
+            dW_mat = cols.T @ dy_mat                                           # (kh*kw*C_in, C_out)
+            self.W.grad += dW_mat.reshape(*self.kernel_size, self.in_channels, C_out).transpose(3, 2, 0, 1)
             self.b.grad += dy_mat.sum(axis=0)
-        if not self.needs_dx:                                            # the input is data: no dx
+        if not self.needs_dx:                                                  # the input is data: no dx
             return None
         # step 3: dxpad = col2im(dy_mat @ W_mat.T), one kernel offset at a time
-        dxpad = matmul_col2im(dy_mat, self.W.data, (N, Hout, Wout), xpad_shape, sh, sw)  # (N, H+2ph, W+2pw, C_in)
-        return dxpad[:, ph:ph + H, pw:pw + W, :].transpose(0, 3, 1, 2)
+        dxpad = matmul_col2im(dy_mat, self.W.data, (N, Hout, Wout), xpad_shape, self.stride)
+        return crop_hw(dxpad, self.padding, size).transpose(0, 3, 1, 2)        # (N, C_in, H, W)
 
 
 class ConvTranspose2d(_Conv):
-    """Transposed convolution, the adjoint of Conv2d's input map (step 4 of the module docstring).
+    """Transposed convolution, the adjoint of Conv2d's input map.
 
-    y = unpad(col2im(x_mat @ W_mat)) + b, i.e. each input pixel stamps W[c] scaled by x[n, c, i, j]
-    onto the output at (i*sh, j*sw), the stamps overlapping where the kernel exceeds the stride.
-    Backward, with dcols = im2col(pad(dy)): dW_mat += x_mat.T @ dcols,  db += sum_{n,i,j} dy,
-    dx_mat = dcols @ W_mat.T.
+    y[n, o, p, q] = b[o] + sum of x[n, c, i, j] * W[c, o, a, e] over all c, i, j, a, e with
+    i*sh + a - ph = p and j*sw + e - pw = q: each input pixel stamps its kernel, scaled by its
+    value, onto the output at (i*sh - ph, j*sw - pw). As matrices (step 1 of the module
+    docstring): y = crop(col2im(x_mat @ W_mat)) + b.
+    Backward, with dcols = im2col(pad(dy)) (steps 2-3): dW_mat += x_mat.T @ dcols,
+    db += sum_{n,i,j} dy,  dx_mat = dcols @ W_mat.T (None when ``needs_dx`` is False).
     Shapes: x (N, C_in, H, W) -> y (N, C_out, Hout, Wout), Hout = (H - 1)*sh - 2*ph + kh;
     W (C_in, C_out, kh, kw), b (C_out,).
+    Derivation: docs/derivations.md, "ConvTranspose2d". Definition: minigan.nn.reference.conv_transpose2d.
+    Tests: tests/test_conv.py.
 
     Parameters
     ----------
@@ -140,39 +154,34 @@ class ConvTranspose2d(_Conv):
     dtype : str, optional
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 init="dcgan", rng=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, init, rng, dtype,
-                         lambda kh, kw: (in_channels, out_channels, kh, kw))
+    output_length = staticmethod(conv_transpose_output_size)
 
-    def _output_size(self, H, W):
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        return (H - 1) * sh - 2 * ph + kh, (W - 1) * sw - 2 * pw + kw
+    def _weight_shape(self):
+        return (self.in_channels, self.out_channels, *self.kernel_size)
 
     def forward(self, x):
-        N, H, W, Hout, Wout = self._sizes(x)
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        x_mat = x.transpose(0, 2, 3, 1).reshape(N * H * W, self.in_channels)
-        # step 4: full = col2im(x_mat @ W_mat), one kernel offset at a time
-        full = matmul_col2im(x_mat, self.W.data, (N, H, W), (N, Hout + 2 * ph, Wout + 2 * pw, self.out_channels),
-                             sh, sw)
-        y = full[:, ph:ph + Hout, pw:pw + Wout, :] + self.b.data       # (N, Hout, Wout, C_out)
-        y = y.transpose(0, 3, 1, 2)                                      # NCHW view, NHWC memory
-        self._save(y.shape, (x_mat, H, W), y.dtype)
+        N, size, out_size = self._sizes(x)
+        x_mat = x.transpose(0, 2, 3, 1).reshape(-1, self.in_channels)          # (N*H*W, C_in)
+        full_shape = (N, *(n + 2 * p for n, p in zip(out_size, self.padding)), self.out_channels)
+        # step 1: full = col2im(x_mat @ W_mat), one kernel offset at a time
+        full = matmul_col2im(x_mat, self.W.data, (N, *size), full_shape, self.stride)  # (N, Hout+2ph, Wout+2pw, C_out)
+        y = crop_hw(full, self.padding, out_size) + self.b.data                # (N, Hout, Wout, C_out)
+        y = y.transpose(0, 3, 1, 2)                                            # NCHW view, NHWC memory
+        self._save(y.shape, (x_mat, size), y.dtype)
         return y
 
     def backward(self, dy):
-        x_mat, H, W = self._pop_cache(dy)
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        """Add dL/dW and dL/db into the gradients; return dx (steps 2-3 of the module docstring)."""
+        x_mat, size = self._pop_cache(dy)
         N = dy.shape[0]
-        dy_nhwc = dy.transpose(0, 2, 3, 1)                               # (N, Hout, Wout, C_out)
-        dcols = im2col(pad_hw(dy_nhwc, ph, pw), kh, kw, sh, sw, H, W)    # (N*H*W, kh*kw*C_out)
-        if not self.frozen:
-            dW_mat = x_mat.T @ dcols                                     # (C_in, kh*kw*C_out)
-            self.W.grad += dW_mat.reshape(self.in_channels, kh, kw, self.out_channels).transpose(0, 3, 1, 2)
+        dy_nhwc = dy.transpose(0, 2, 3, 1)                                     # (N, Hout, Wout, C_out)
+        dcols = im2col(pad_hw(dy_nhwc, self.padding), self.kernel_size, self.stride, size)  # step 2: (N*H*W, kh*kw*C_out)
+        if not self.frozen:                                                    # step 3
+            dW_mat = x_mat.T @ dcols                                           # (C_in, kh*kw*C_out)
+            self.W.grad += dW_mat.reshape(self.in_channels, *self.kernel_size, self.out_channels).transpose(0, 3, 1, 2)
             self.b.grad += dy_nhwc.sum(axis=(0, 1, 2))
         if not self.needs_dx:
             return None
-        W_mat = self.W.data.transpose(0, 2, 3, 1).reshape(self.in_channels, kh * kw * self.out_channels)
-        dx_mat = dcols @ W_mat.T                                         # (N*H*W, C_in)
-        return dx_mat.reshape(N, H, W, self.in_channels).transpose(0, 3, 1, 2)
+        W_mat = self.W.data.transpose(0, 2, 3, 1).reshape(self.in_channels, -1)  # (C_in, kh*kw*C_out)
+        dx_mat = dcols @ W_mat.T                                               # (N*H*W, C_in)
+        return dx_mat.reshape(N, *size, self.in_channels).transpose(0, 3, 1, 2)

@@ -1,14 +1,7 @@
 """Dense (fully connected) layer."""
 from .init import make_weight_and_bias
 from .module import Layer, Parameter
-
-
-def check_size(layer_name, **sizes):
-    """Raise ValueError unless every named size is a positive int."""
-    for name, value in sizes.items():
-        values = value if isinstance(value, tuple) else (value,)
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
-            raise ValueError(f"{layer_name}: {name} must be a positive int, got {value!r}")
+from .sizes import check_sizes
 
 
 class Dense(Layer):
@@ -30,10 +23,9 @@ class Dense(Layer):
 
     def __init__(self, in_features, out_features, init="dcgan", rng=None, dtype=None):
         super().__init__()
-        check_size("Dense", in_features=in_features, out_features=out_features)
+        check_sizes("Dense", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
-        W, b = make_weight_and_bias("Dense", (in_features, out_features), out_features,
-                                    in_features, out_features, init, rng, dtype)
+        W, b = make_weight_and_bias("Dense", (in_features, out_features), out_features, init, rng, dtype)
         self.W, self.b = Parameter(W), Parameter(b)
 
     def forward(self, x):

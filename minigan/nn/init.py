@@ -20,11 +20,23 @@ from .. import backend
 SCHEMES = ("dcgan", "he", "glorot", "torch")
 
 
-def make_weight_and_bias(layer_name, W_shape, n_bias, fan_in, fan_out, scheme, rng, dtype=None):
+def fans(W_shape):
+    """(fan_in, fan_out) of a weight, as PyTorch counts them (module docstring).
+
+    Dense's W (in, out) gives (in, out); a convolution's W (d0, d1, kh, kw) gives (d1*kh*kw, d0*kh*kw).
+    """
+    if len(W_shape) == 2:
+        return W_shape[0], W_shape[1]
+    receptive = math.prod(W_shape[2:])
+    return W_shape[1] * receptive, W_shape[0] * receptive
+
+
+def make_weight_and_bias(layer_name, W_shape, n_bias, scheme, rng, dtype=None):
     """(W, b) as backend arrays of ``dtype`` (default ``backend.get_default_dtype()``), b of length n_bias."""
     if scheme not in SCHEMES:
         raise ValueError(f"{layer_name}: init must be one of {SCHEMES}, got {scheme!r}")
     rng = backend.as_rng(rng)
+    fan_in, fan_out = fans(W_shape)
     b = None
     if scheme == "dcgan":
         W = 0.02 * rng.standard_normal(W_shape)

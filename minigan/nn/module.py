@@ -65,13 +65,25 @@ class Layer:
         """Sub-layers (none for a plain layer)."""
         return []
 
+    def named_layers(self, prefix=""):
+        """Yield ``(prefix, layer)`` for this layer and every sub-layer below it, depth first.
+
+        The prefix is what the layer's own names are prefixed with: ``""`` for this layer,
+        ``"0."`` for a Sequential's first layer, ``"0.1."`` for the second layer inside that one.
+        """
+        yield prefix, self
+        for i, child in enumerate(self.children()):
+            yield from child.named_layers(f"{prefix}{i}.")
+
+    def _own_parameters(self):
+        """``(attribute name, Parameter)`` for this layer's own parameters, not its sub-layers'."""
+        return [(name, value) for name, value in vars(self).items() if isinstance(value, Parameter)]
+
     def named_parameters(self, prefix=""):
         """Yield ``(name, Parameter)`` pairs, e.g. ``("W", p)`` or ``("0.W", p)`` inside a Sequential."""
-        for name, value in vars(self).items():
-            if isinstance(value, Parameter):
-                yield prefix + name, value
-        for i, child in enumerate(self.children()):
-            yield from child.named_parameters(f"{prefix}{i}.")
+        for path, layer in self.named_layers(prefix):
+            for name, p in layer._own_parameters():
+                yield path + name, p
 
     def parameters(self):
         """The trainable Parameters, in a fixed order (the order optimizers see them)."""
@@ -79,15 +91,9 @@ class Layer:
 
     def named_buffers(self, prefix=""):
         """Yield ``(name, array)`` pairs of untrained state (BatchNorm running statistics)."""
-        for name in self._buffer_names:
-            yield prefix + name, getattr(self, name)
-        for i, child in enumerate(self.children()):
-            yield from child.named_buffers(f"{prefix}{i}.")
-
-    def _layers_and_names(self, prefix=""):
-        yield prefix, self
-        for i, child in enumerate(self.children()):
-            yield from child._layers_and_names(f"{prefix}{i}.")
+        for path, layer in self.named_layers(prefix):
+            for name in layer._buffer_names:
+                yield path + name, getattr(layer, name)
 
     def zero_grad(self):
         """Set every parameter's gradient to zero."""
@@ -96,7 +102,7 @@ class Layer:
 
     def train(self, mode=True):
         """Training mode (BatchNorm uses batch statistics); returns self."""
-        for _, layer in self._layers_and_names():
+        for _, layer in self.named_layers():
             layer.training = bool(mode)
         return self
 
@@ -110,7 +116,7 @@ class Layer:
         A frozen layer's backward still returns dx but leaves every ``.grad`` untouched and skips
         the work of computing it: the generator's step backpropagates through a frozen D.
         """
-        for _, layer in self._layers_and_names():
+        for _, layer in self.named_layers():
             layer.frozen = bool(frozen)
         return self
 
@@ -123,11 +129,10 @@ class Layer:
 
         ``model.astype("float64")`` is how gradient checks run a float32 model in double precision.
         """
-        for _, layer in self._layers_and_names():
-            for value in vars(layer).values():
-                if isinstance(value, Parameter):
-                    value.data = value.data.astype(dtype)
-                    value.grad = value.grad.astype(dtype)
+        for _, layer in self.named_layers():
+            for _, p in layer._own_parameters():
+                p.data = p.data.astype(dtype)
+                p.grad = p.grad.astype(dtype)
             for name in layer._buffer_names:
                 setattr(layer, name, getattr(layer, name).astype(dtype))
             layer._cache = None
@@ -161,13 +166,8 @@ class Layer:
         owner = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state, dict):
             raise TypeError(f"{owner}: state must be a dict of arrays, got {type(state).__name__}")
-        targets = {}
-        for prefix, layer in self._layers_and_names():
-            for name, value in vars(layer).items():
-                if isinstance(value, Parameter):
-                    targets[prefix + name] = (layer, name)
-            for name in layer._buffer_names:
-                targets[prefix + name] = (layer, name)
+        targets = {path + name: (layer, name) for path, layer in self.named_layers()
+                   for name in [n for n, _ in layer._own_parameters()] + list(layer._buffer_names)}
         missing = sorted(set(targets) - set(state))
         unexpected = sorted(set(state) - set(targets))
         if missing or unexpected:

@@ -5,6 +5,7 @@ Backward of a reshape is the inverse reshape: dx = dy.reshape(x.shape).
 import math
 
 from .. import backend
+from ..checks import is_int
 from .module import Layer
 
 
@@ -47,7 +48,7 @@ class Reshape(Layer):
         super().__init__()
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+        if not shape or not all(is_int(d, 1) for d in shape):
             raise ValueError(f"Reshape: shape must be one or more positive ints, got {shape!r}")
         self.shape = tuple(shape)
 
