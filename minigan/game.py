@@ -20,27 +20,50 @@ def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False
     """
     fake = G(z)                                    # G keeps its cache for the G step below
     opt_d.zero_grad()
-    s_real = D(real)                               # step 1: the real batch, then the fake batch
-    loss_real, d_real = loss.d_loss_real(s_real)
-    D.backward(d_real, need_dx=False)              # nothing uses the gradient of the images
-    s_fake = D(fake)
-    loss_fake, d_fake = loss.d_loss_fake(s_fake)
-    D.backward(d_fake, need_dx=False)              # G stays fixed: no gradient for the fakes
-    record = {"loss_d": loss_real + loss_fake, "d_real": loss.mean_output(s_real),
+    loss_d, s_real, s_fake = d_gradients(D, loss, real, fake)   # step 1
+    record = {"loss_d": loss_d, "d_real": loss.mean_output(s_real),
               "d_fake": loss.mean_output(s_fake), "grad_norm_d": telemetry.grad_norm(D.parameters())}
     if layer_norms:
         record["layer_norms_d"] = telemetry.layer_grad_norms(D)
     opt_d.step()
     if update_g:                                   # step 2
         opt_g.zero_grad()
-        loss_g, d_scores = loss.g_loss(D(fake))
-        D.freeze()                                 # G's pass computes no gradients for D's parameters
-        try:
-            G.backward(D.backward(d_scores))
-        finally:
-            D.unfreeze()
+        loss_g = g_gradients(G, D, loss, fake)
         record.update(loss_g=loss_g, grad_norm_g=telemetry.grad_norm(G.parameters()))
         if layer_norms:
             record["layer_norms_g"] = telemetry.layer_grad_norms(G)
         opt_g.step()
     return record
+
+
+def d_gradients(D, loss, real, fake):
+    """Step 1's gradients: add dL_D/dθ_D into D's ``.grad``, the real batch and then the fake batch.
+
+    L_D = loss.d_loss_real(D(real)) + loss.d_loss_fake(D(fake)), with the fakes held fixed.
+    Returns (L_D, s_real, s_fake) on the device. ``minigan gradcheck`` checks this function
+    against finite differences of L_D (rows "GAN <model> <loss>: D on real and fake").
+    """
+    s_real = D(real)
+    loss_real, d_real = loss.d_loss_real(s_real)
+    D.backward(d_real, need_dx=False)              # nothing uses the gradient of the images
+    s_fake = D(fake)
+    loss_fake, d_fake = loss.d_loss_fake(s_fake)
+    D.backward(d_fake, need_dx=False)              # G stays fixed: no gradient for the fakes
+    return loss_real + loss_fake, s_real, s_fake
+
+
+def g_gradients(G, D, loss, fake):
+    """Step 2's gradients: add dL_G/dθ_G into G's ``.grad``, through D with D's weights fixed.
+
+    L_G = loss.g_loss(D(fake)) with ``fake`` = G(z), G's last forward (its cache is used here).
+    D is frozen for the pass, so its parameter gradients are neither computed nor changed.
+    Returns L_G on the device. ``minigan gradcheck`` checks this function against finite
+    differences of L_G (rows "GAN <model> <loss>: G through D").
+    """
+    loss_g, d_scores = loss.g_loss(D(fake))
+    D.freeze()
+    try:
+        G.backward(D.backward(d_scores))
+    finally:
+        D.unfreeze()
+    return loss_g

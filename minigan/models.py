@@ -11,31 +11,32 @@ from .nn import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dense, Flatt
 MODELS = ("dcgan", "mlp")
 
 
-def mlp_gan(z_dim=100, rng=None, init="torch"):
+def mlp_gan(z_dim=100, rng=None, init="torch", width=128):
     """A fully connected GAN: G z_dim -> 128 -> 256 -> 784 -> (1, 28, 28), D 784 -> 256 -> 128 -> 1.
 
     LeakyReLU(0.2) between the layers, a sigmoid on G's output, no sigmoid on D's score.
     ``rng`` (seed or Generator) draws every initial weight; ``init`` is the scheme (see ``nn.init``).
     The default is PyTorch's fan-in uniform scheme: with DCGAN's N(0, 0.02²) and no BatchNorm,
     three Dense layers shrink the noise so much that G's output barely depends on z and the
-    generator collapses to a single blob.
+    generator collapses to a single blob. ``width`` (128) sets the hidden sizes, width and
+    2*width; the gradient-check table uses a narrow copy.
     """
     rng = as_rng(rng)
     G = Sequential(
-        Dense(z_dim, 128, init=init, rng=rng), LeakyReLU(0.2),
-        Dense(128, 256, init=init, rng=rng), LeakyReLU(0.2),
-        Dense(256, 784, init=init, rng=rng), Sigmoid(), Reshape(1, 28, 28),
+        Dense(z_dim, width, init=init, rng=rng), LeakyReLU(0.2),
+        Dense(width, 2 * width, init=init, rng=rng), LeakyReLU(0.2),
+        Dense(2 * width, 784, init=init, rng=rng), Sigmoid(), Reshape(1, 28, 28),
     )
     D = Sequential(
         Flatten(),
-        Dense(784, 256, init=init, rng=rng), LeakyReLU(0.2),
-        Dense(256, 128, init=init, rng=rng), LeakyReLU(0.2),
-        Dense(128, 1, init=init, rng=rng),
+        Dense(784, 2 * width, init=init, rng=rng), LeakyReLU(0.2),
+        Dense(2 * width, width, init=init, rng=rng), LeakyReLU(0.2),
+        Dense(width, 1, init=init, rng=rng),
     )
     return G, D
 
 
-def dcgan(z_dim=100, rng=None, init="dcgan"):
+def dcgan(z_dim=100, rng=None, init="dcgan", width=64):
     """A small DCGAN (Radford et al., 2016) for 28x28 images.
 
     G: Dense(z_dim, 128*7*7) -> BatchNorm1d -> LeakyReLU -> Reshape(128, 7, 7)
@@ -44,27 +45,30 @@ def dcgan(z_dim=100, rng=None, init="dcgan"):
     D: Conv2d(1, 64, 4, 2, 1) -> LeakyReLU                                    (64 x 14 x 14)
        -> Conv2d(64, 128, 4, 2, 1) -> BatchNorm2d -> LeakyReLU                (128 x 7 x 7)
        -> Flatten -> Dense(128*7*7, 1)
-    Weights N(0, 0.02²) by default, the DCGAN recipe.
+    Weights N(0, 0.02²) by default, the DCGAN recipe. ``width`` (64) sets the channel counts,
+    width and 2*width (64 and 128 above); the gradient-check table uses a narrow copy.
     """
+    c1, c2 = width, 2 * width
     rng = as_rng(rng)
     G = Sequential(
-        Dense(z_dim, 128 * 7 * 7, init=init, rng=rng), BatchNorm1d(128 * 7 * 7), LeakyReLU(0.2),
-        Reshape(128, 7, 7),
-        ConvTranspose2d(128, 64, 4, 2, 1, init=init, rng=rng), BatchNorm2d(64), LeakyReLU(0.2),
-        ConvTranspose2d(64, 1, 4, 2, 1, init=init, rng=rng), Sigmoid(),
+        Dense(z_dim, c2 * 7 * 7, init=init, rng=rng), BatchNorm1d(c2 * 7 * 7), LeakyReLU(0.2),
+        Reshape(c2, 7, 7),
+        ConvTranspose2d(c2, c1, 4, 2, 1, init=init, rng=rng), BatchNorm2d(c1), LeakyReLU(0.2),
+        ConvTranspose2d(c1, 1, 4, 2, 1, init=init, rng=rng), Sigmoid(),
     )
     D = Sequential(
-        Conv2d(1, 64, 4, 2, 1, init=init, rng=rng), LeakyReLU(0.2),
-        Conv2d(64, 128, 4, 2, 1, init=init, rng=rng), BatchNorm2d(128), LeakyReLU(0.2),
-        Flatten(), Dense(128 * 7 * 7, 1, init=init, rng=rng),
+        Conv2d(1, c1, 4, 2, 1, init=init, rng=rng), LeakyReLU(0.2),
+        Conv2d(c1, c2, 4, 2, 1, init=init, rng=rng), BatchNorm2d(c2), LeakyReLU(0.2),
+        Flatten(), Dense(c2 * 7 * 7, 1, init=init, rng=rng),
     )
     return G, D
 
 
-def build(name, z_dim=100, rng=None):
-    """``(G, D)`` for a model name in ``MODELS``: "dcgan" or "mlp"."""
+def build(name, z_dim=100, rng=None, width=None):
+    """``(G, D)`` for a model name in ``MODELS``: "dcgan" or "mlp"; ``width`` None keeps the model's own."""
+    size = {} if width is None else {"width": width}
     if name == "dcgan":
-        return dcgan(z_dim, rng)
+        return dcgan(z_dim, rng, **size)
     if name == "mlp":
-        return mlp_gan(z_dim, rng)
+        return mlp_gan(z_dim, rng, **size)
     raise ValueError(f"models.build: name must be one of {MODELS}, got {name!r}")

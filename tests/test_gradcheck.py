@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import minigan as mg
-from minigan.gradcheck import check_layer, numerical_gradient, rel_error
-from minigan.gradcheck.suite import TOLERANCE, cases, run_suite
+from minigan.gradcheck import check_game, check_layer, numerical_gradient, rel_error
+from minigan.gradcheck.suite import TOLERANCE, cases, game_cases, run_suite
 
 
 def test_numerical_gradient_of_a_known_function(rng):
@@ -93,7 +93,44 @@ def test_suite_covers_every_layer_and_passes():
 
     assert run_suite(out=Collect()) == 0
     table = "".join(lines)
-    assert "layer or loss" in table and "loss Hinge()" in table and "max rel error" in table and "FAIL" not in table
+    assert "layer, loss or player" in table and "loss Hinge()" in table and "max rel error" in table
+    assert "FAIL" not in table
+    for model in mg.models.MODELS:
+        for loss in mg.losses.NAMES:
+            assert f"GAN {model} {loss}: D on real and fake" in table
+            assert f"GAN {model} {loss}: G through D" in table
+
+
+class _OffByOnePercent(mg.losses.NonSaturating):
+    """A planted bug: G's loss gradient 1% too large."""
+
+    def g_loss(self, s_fake):
+        value, d_fake = super().g_loss(s_fake)
+        return value, 1.01 * d_fake
+
+
+def _small_game(rng):
+    for model, loss, G, D, real, z in game_cases():
+        if model == "dcgan" and loss.name == "nonsaturating":
+            return G, D, real, z
+
+
+def test_the_game_check_passes_and_catches_a_wrong_generator_gradient(rng):
+    G, D, real, z = _small_game(rng)
+    errors = check_game(G, D, mg.losses.get("nonsaturating"), real, z)
+    assert set(errors["G"]) == {name for name, _ in G.named_parameters()}
+    assert set(errors["D"]) == {name for name, _ in D.named_parameters()}
+    assert max(errors["G"].values()) < 1e-6 and max(errors["D"].values()) < 1e-6
+    with pytest.raises(AssertionError, match=r"G in .*gradient check failed for '0\.W'"):
+        check_game(G, D, _OffByOnePercent(), real, z)
+
+
+def test_the_game_check_catches_a_wrong_layer_inside_the_discriminator(rng, monkeypatch):
+    G, D, real, z = _small_game(rng)
+    original = mg.nn.LeakyReLU.backward
+    monkeypatch.setattr(mg.nn.LeakyReLU, "backward", lambda self, dy: 1.01 * original(self, dy))
+    with pytest.raises(AssertionError, match="D in .*gradient check failed"):
+        check_game(G, D, mg.losses.get("nonsaturating"), real, z)
 
 
 def test_module_command_prints_the_table():

@@ -1,17 +1,21 @@
-"""The gradient-check suite: every layer and every GAN loss on small random inputs, printed as a table.
+"""The gradient-check suite: every layer, every GAN loss and the whole game, printed as a table.
 
 Run it with ``python -m minigan.gradcheck`` (or ``minigan gradcheck``). It is how a
 student sees each backward pass proven: one row per checked array with its worst
 normwise relative error between the hand-written and the finite-difference gradient.
+The last rows check the game itself (``check_game``): for each model, narrowed, and each
+loss, D's gradient over a real and a fake batch and G's gradient through D, computed by the
+trainer's own functions; each such row sums up all of that player's parameter arrays.
 """
 import argparse
+import copy
 import sys
 import time
 
 import numpy as np
 
-from .. import backend, losses, nn
-from . import check_function, check_layer, check_loss
+from .. import backend, losses, models, nn
+from . import check_function, check_game, check_layer, check_loss
 
 TOLERANCE = 1e-6
 
@@ -99,25 +103,78 @@ def classifier_loss_cases(seed=0):
     return [("loss softmax_cross_entropy", lambda s: losses.softmax_cross_entropy(s, labels), logits)]
 
 
-def run_suite(seed=0, out=sys.stdout):
-    """Check every layer and loss, print a table to ``out`` and return the number of failed arrays."""
-    rows, failures = [], 0
-    checks = [(label, lambda layer=layer, x=x: check_layer(layer.astype("float64"), x, seed=seed))
+def game_cases(seed=0, width=4, z_dim=4, N=3, margin=2e-5):
+    """(model, loss, G, D, real, z) for both models, narrowed to ``width``, and every GAN loss.
+
+    Finite differences are only valid where the function is smooth, so real and z are redrawn
+    until every LeakyReLU input in G(z), D(real) and D(G(z)) and every score is at least
+    ``margin`` away from a kink (0 for LeakyReLU, ±1 for the hinge loss).
+    """
+    rng = np.random.default_rng(seed)
+    result = []
+    for model in models.MODELS:
+        for name in losses.NAMES:
+            G, D = models.build(model, z_dim=z_dim, rng=rng, width=width)
+            for _ in range(100):
+                real = backend.asarray(rng.uniform(0.0, 1.0, (N, 1, 28, 28)), "float64")
+                z = backend.asarray(rng.standard_normal((N, z_dim)), "float64")
+                if _distance_to_kinks(G, D, real, z) >= margin:
+                    break
+            result.append((model, losses.get(name), G, D, real, z))
+    return result
+
+
+def _distance_to_kinks(G, D, real, z):
+    """The smallest |input| of any LeakyReLU in G(z), D(real), D(G(z)), and of any score ∓ 1, in float64."""
+    G, D = copy.deepcopy(G).astype("float64"), copy.deepcopy(D).astype("float64")
+    distance = np.inf
+
+    def run(network, x):
+        nonlocal distance
+        for layer in network:
+            if isinstance(layer, nn.LeakyReLU):
+                distance = min(distance, float(abs(x).min()))
+            x = layer(x)
+        return x
+
+    for scores in (run(D, real), run(D, run(G, z))):
+        distance = min(distance, float(abs(abs(scores) - 1.0).min()))
+    return distance
+
+
+def _checks(seed):
+    """(label, check) pairs; each check returns [(array, relative error)] or raises AssertionError."""
+    checks = [(label, lambda layer=layer, x=x: check_layer(layer.astype("float64"), x, seed=seed).items())
               for label, layer, x in cases(seed)]
-    checks += [(label, lambda loss=loss, r=r, f=f: check_loss(loss, r, f))
+    checks += [(label, lambda loss=loss, r=r, f=f: check_loss(loss, r, f).items())
                for label, loss, r, f in loss_cases(seed)]
-    checks += [(label, lambda f=f, s=s: check_function(f, s, label, name="logits"))
+    checks += [(label, lambda f=f, s=s: check_function(f, s, label, name="logits").items())
                for label, f, s in classifier_loss_cases(seed)]
-    for label, check in checks:
+    for model, loss, G, D, real, z in game_cases(seed):
+        for player, name in (("D", "D on real and fake"), ("G", "G through D")):
+            checks.append((f"GAN {model} {loss.name}: {name}",
+                           lambda player=player, args=(G, D, loss, real, z): _summary(check_game(*args, seed=seed)[player])))
+    return checks
+
+
+def _summary(errors):
+    """One row for many arrays: ("<n> arrays, worst <name>", the worst error)."""
+    worst = max(errors, key=errors.get)
+    return [(f"{len(errors)} arrays, worst {worst}", errors[worst])]
+
+
+def run_suite(seed=0, out=sys.stdout):
+    """Check every layer, loss and player, print a table to ``out`` and return the number of failed rows."""
+    rows, failures = [], 0
+    for label, check in _checks(seed):
         try:
-            errors = check()
-            rows += [(label, name, f"{err:.1e}", "pass" if err < TOLERANCE else "FAIL")
-                     for name, err in errors.items()]
-            failures += sum(err >= TOLERANCE for err in errors.values())
+            results = list(check())
+            rows += [(label, name, f"{err:.1e}", "pass" if err < TOLERANCE else "FAIL") for name, err in results]
+            failures += sum(err >= TOLERANCE for _, err in results)
         except AssertionError as error:
             rows.append((label, "-", "-", f"FAIL: {error}"))
             failures += 1
-    header = ("layer or loss", "array", "max rel error", "result")
+    header = ("layer, loss or player", "array", "max rel error", "result")
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(3)]
     line = " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " | " + header[3]
     print(line, file=out)
