@@ -5,7 +5,8 @@ loss object turns a batch of scores into a number and its gradient with respect 
 scores. ``d_loss(s_real, s_fake) -> (loss, d_real, d_fake)`` is what D minimises,
 ``g_loss(s_fake) -> (loss, d_fake)`` what G minimises; each mean is over its own batch, so
 with N scores every gradient entry carries a factor 1/N. The gradients are then passed to
-``D.backward``. Derivations in docs/derivations.md, section "GAN losses"; in short, with
+``D.backward``. Derivations in docs/derivations.md, section "GAN losses", whose subsections
+carry the step numbers below; in short, with
 sigma(s) = 1 / (1 + exp(-s)) and softplus(s) = log(1 + exp(s)):
 
 1. The logistic identities: -log sigma(s) = softplus(-s), -log(1 - sigma(s)) = softplus(s),
@@ -116,7 +117,10 @@ class GANLoss:
 
 
 class _SigmoidLoss(GANLoss):
-    """D's binary cross-entropy on logits (steps 1-3), with optional one-sided label smoothing."""
+    """D's binary cross-entropy on logits (steps 1-3), with optional one-sided label smoothing.
+
+    Derivation: docs/derivations.md, "Working on logits" and "One-sided label smoothing". Tests: tests/test_losses.py.
+    """
 
     output_label = "D(x)"
 
@@ -148,6 +152,7 @@ class Minimax(_SigmoidLoss):
        d_real = (sigma(s_real) - real_label)/N_real, d_fake = sigma(s_fake)/N_fake.
     G: L = mean(log(1 - sigma(s_fake))) = -mean(softplus(s_fake)); d_fake = -sigma(s_fake)/N.
     Shapes: scores (N,) or (N, 1); gradients match.
+    Derivation: docs/derivations.md, "Working on logits" and "minimax (saturating)". Tests: tests/test_losses.py.
     """
 
     name = "minimax"
@@ -161,6 +166,7 @@ class NonSaturating(_SigmoidLoss):
 
     G: L = -mean(log sigma(s_fake)) = mean(softplus(-s_fake)); d_fake = (sigma(s_fake) - 1)/N.
     Shapes: scores (N,) or (N, 1); gradients match.
+    Derivation: docs/derivations.md, "Working on logits" and "nonsaturating". Tests: tests/test_losses.py.
     """
 
     name = "nonsaturating"
@@ -175,6 +181,7 @@ class LSGAN(GANLoss):
     D: L = 0.5*mean((s_real - 1)²) + 0.5*mean(s_fake²); d_real = (s_real - 1)/N_real, d_fake = s_fake/N_fake.
     G: L = 0.5*mean((s_fake - 1)²); d_fake = (s_fake - 1)/N.
     Shapes: scores (N,) or (N, 1); gradients match.
+    Derivation: docs/derivations.md, "lsgan (least squares, a = 0, b = 1, c = 1)". Tests: tests/test_losses.py.
     """
 
     name = "lsgan"
@@ -196,6 +203,7 @@ class Hinge(GANLoss):
        d_real = -[s_real < 1]/N_real, d_fake = [s_fake > -1]/N_fake.
     G: L = -mean(s_fake); d_fake = -1/N.
     Shapes: scores (N,) or (N, 1); gradients match.
+    Derivation: docs/derivations.md, "hinge". Tests: tests/test_losses.py.
     """
 
     name = "hinge"
@@ -218,6 +226,7 @@ class Wasserstein(GANLoss):
     D (critic): L = mean(s_fake) - mean(s_real); d_real = -1/N_real, d_fake = 1/N_fake.
     G: L = -mean(s_fake); d_fake = -1/N.
     Shapes: scores (N,) or (N, 1); gradients match.
+    Derivation: docs/derivations.md, "wasserstein". Tests: tests/test_losses.py.
     """
 
     name = "wasserstein"
@@ -244,6 +253,7 @@ def softmax_cross_entropy(logits, labels):
 
     Gradient: dL/ds = (softmax(s) - onehot(y)) / N.
     Shapes: logits (N, K) floating point, labels (N,) ints in [0, K) -> L float, ds (N, K).
+    Derivation: docs/derivations.md, "Softmax cross-entropy (the evaluator's loss)". Tests: tests/test_losses.py.
     """
     xp = backend.xp_of(logits)
     if not hasattr(logits, "dtype") or logits.dtype.kind != "f" or logits.ndim != 2 or len(logits) == 0:

@@ -1,3 +1,7 @@
+"""LeakyReLU, ReLU, Sigmoid and Tanh (minigan/nn/activations.py): values, gradients, errors.
+
+Confirms docs/derivations.md, "Elementwise activations".
+"""
 import numpy as np
 import pytest
 from helpers import away_from_zero

@@ -1,3 +1,7 @@
+"""BatchNorm1d and BatchNorm2d (minigan/nn/batchnorm.py): both modes, running statistics, gradients.
+
+Confirms docs/derivations.md, "BatchNorm".
+"""
 import numpy as np
 import pytest
 

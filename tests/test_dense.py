@@ -1,3 +1,7 @@
+"""Dense (minigan/nn/dense.py): shapes, dtypes, errors and the gradient check.
+
+Confirms docs/derivations.md, "Dense".
+"""
 import numpy as np
 import pytest
 

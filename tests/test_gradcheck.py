@@ -1,3 +1,8 @@
+"""The gradient checker and its table (minigan/gradcheck/): it passes on every layer, loss and
+player of the game, and fails on planted bugs.
+
+Confirms docs/derivations.md, "How the checker proves a derivation" and "The whole game".
+"""
 import subprocess
 import sys
 

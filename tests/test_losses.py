@@ -1,3 +1,10 @@
+"""The GAN losses and softmax cross-entropy (minigan/losses.py): values, gradients, extremes.
+
+Confirms docs/derivations.md, "GAN losses" with its subsections "Working on logits",
+"minimax (saturating)", "nonsaturating", "One-sided label smoothing",
+"lsgan (least squares, a = 0, b = 1, c = 1)", "hinge" and "wasserstein";
+and "Softmax cross-entropy (the evaluator's loss)".
+"""
 import math
 
 import numpy as np

@@ -1,3 +1,7 @@
+"""Parameter, Layer and Sequential (minigan/nn/module.py): the layer protocol and the chain rule.
+
+Confirms docs/derivations.md, "Sequential".
+"""
 import numpy as np
 import pytest
 

@@ -1,3 +1,7 @@
+"""Adam and SGD (minigan/optim.py): the update rules, flat buffers, state and its checks.
+
+Confirms docs/derivations.md, "Adam and SGD".
+"""
 import math
 
 import numpy as np

@@ -1,3 +1,7 @@
+"""Flatten and Reshape (minigan/nn/shape.py): values, gradients, layouts, errors.
+
+Confirms docs/derivations.md, "Flatten and Reshape".
+"""
 import numpy as np
 import pytest
 

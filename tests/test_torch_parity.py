@@ -1,4 +1,7 @@
-"""PyTorch as an optional oracle: same weights, same input, same dy -> same y, dx and grads (float64)."""
+"""PyTorch as an optional oracle: same weights, same input, same dy -> same y, dx and grads (float64).
+
+Confirms every section of docs/derivations.md against autograd.
+"""
 import numpy as np
 import pytest
 

@@ -1,9 +1,17 @@
 """Elementwise activations: LeakyReLU, ReLU, Sigmoid, Tanh.
 
+For y = f(x) applied elementwise, y[i] depends on x[i] alone, so dx = dy * f'(x):
+
+1. LeakyReLU: f'(x) = 1 if x > 0 else negative_slope (ReLU: slope 0; at the kink x = 0 the
+   left slope).
+2. Sigmoid: f'(x) = sigma(x) * (1 - sigma(x)) = y * (1 - y).
+3. Tanh: f'(x) = 1 - tanh(x)² = 1 - y².
+
 Each keeps, for backward, the one array its derivative needs: a per-element
 scale for the piecewise-linear ones (multiplying by it is much faster in NumPy
 than ``where`` with a data-dependent mask), the output y for Sigmoid and Tanh.
 Shapes: any; y and dx have x's shape and dtype.
+Derivation: docs/derivations.md, "Elementwise activations" (steps 1-3). Tests: tests/test_activations.py.
 """
 from .. import backend
 from .module import Layer
@@ -12,7 +20,8 @@ from .module import Layer
 class LeakyReLU(Layer):
     """y = x if x > 0 else negative_slope * x, elementwise.
 
-    Backward: dx = dy * (1 if x > 0 else negative_slope).   Shapes: any; y and dx match x.
+    Backward: dx = dy * scale, scale = 1 if x > 0 else negative_slope (step 1).   Shapes: any; y and dx match x.
+    Derivation: docs/derivations.md, "Elementwise activations". Tests: tests/test_activations.py.
 
     Parameters
     ----------
@@ -35,6 +44,7 @@ class LeakyReLU(Layer):
         return x * scale
 
     def backward(self, dy):
+        """dx = dy * scale, the per-element slope saved by forward (step 1)."""
         return dy * self._pop_cache(dy)
 
     def __repr__(self):
@@ -44,7 +54,8 @@ class LeakyReLU(Layer):
 class ReLU(Layer):
     """y = max(x, 0), elementwise.
 
-    Backward: dx = dy * (1 if x > 0 else 0).   Shapes: any; y and dx match x.
+    Backward: dx = dy * scale, scale = 1 if x > 0 else 0 (step 1 with slope 0).   Shapes: any; y and dx match x.
+    Derivation: docs/derivations.md, "Elementwise activations". Tests: tests/test_activations.py.
     """
 
     def forward(self, x):
@@ -54,13 +65,15 @@ class ReLU(Layer):
         return x * scale
 
     def backward(self, dy):
+        """dx = dy * scale, 1 where x > 0 and 0 elsewhere (step 1)."""
         return dy * self._pop_cache(dy)
 
 
 class Sigmoid(Layer):
     """y = sigma(x) = 1 / (1 + exp(-x)), computed as 0.5 * (1 + tanh(0.5 * x)) so it never overflows.
 
-    Backward: dx = dy * y * (1 - y).   Shapes: any; y and dx match x.
+    Backward: dx = dy * y * (1 - y) (step 2).   Shapes: any; y and dx match x.
+    Derivation: docs/derivations.md, "Elementwise activations". Tests: tests/test_activations.py.
     """
 
     def forward(self, x):
@@ -72,6 +85,7 @@ class Sigmoid(Layer):
         return y
 
     def backward(self, dy):
+        """dx = dy * y * (1 - y), from the saved output y (step 2)."""
         y = self._pop_cache(dy)
         return dy * y * (1.0 - y)
 
@@ -79,7 +93,8 @@ class Sigmoid(Layer):
 class Tanh(Layer):
     """y = tanh(x), elementwise.
 
-    Backward: dx = dy * (1 - y²).   Shapes: any; y and dx match x.
+    Backward: dx = dy * (1 - y²) (step 3).   Shapes: any; y and dx match x.
+    Derivation: docs/derivations.md, "Elementwise activations". Tests: tests/test_activations.py.
     """
 
     def forward(self, x):
@@ -89,5 +104,6 @@ class Tanh(Layer):
         return y
 
     def backward(self, dy):
+        """dx = dy * (1 - y²), from the saved output y (step 3)."""
         y = self._pop_cache(dy)
         return dy * (1.0 - y * y)

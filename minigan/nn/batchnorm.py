@@ -1,21 +1,23 @@
 """Batch normalisation over the batch (and spatial) axes, following PyTorch's conventions.
 
 Each channel is normalised over its m values (m = N for BatchNorm1d, N*H*W for BatchNorm2d).
-Derivation of the training-mode backward (docs/derivations.md, section "BatchNorm"):
+Derivation: docs/derivations.md, "BatchNorm", numbered as here; the code cites the steps.
 
 1. Forward: mu = mean(x), var = mean((x - mu)²) (biased), inv_std = 1 / sqrt(var + eps),
    xhat = (x - mu) * inv_std, y = gamma * xhat + beta.
 2. The affine part: dgamma = sum(dy * xhat), dbeta = sum(dy), dxhat = dy * gamma.
-3. xhat depends on x directly and through mu and var. Summing the three paths,
-   dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),
-   the two means being the gradient through mu and through var.
-4. Evaluation mode uses the running statistics, constants with respect to x, so
+3. xhat_i depends on x_j directly and through mu and var:
+   d xhat_i / d x_j = (inv_std / m) * (m [i = j] - 1 - xhat_i * xhat_j).
+4. Summing over i: dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),
+   the two means being the paths through mu and through var.
+5. Evaluation mode uses the running statistics, constants with respect to x, so
    dx = dxhat * inv_std with inv_std = 1 / sqrt(running_var + eps).
 
-The code works on a matrix X (m, C), one column per channel (for BatchNorm2d the channels-last
-view of x, free for a convolution's output), and takes the per-channel sums as one BLAS product
-ones @ X. Since dxhat = dy * gamma, step 3's means are gamma * dbeta / m and gamma * dgamma / m,
-so dx = gamma * inv_std * (dy - dbeta/m - xhat * dgamma/m) reuses the sums of step 2.
+What the code computes: it works on a matrix X (m, C), one column per channel (for BatchNorm2d
+the channels-last view of x, free for a convolution's output), and takes the per-channel sums as
+one BLAS product ones @ X. Since dxhat = dy * gamma, step 4's means are gamma * dbeta / m and
+gamma * dgamma / m, so it runs step 4 as dx = gamma * inv_std * (dy - dbeta/m - xhat * dgamma/m),
+reusing the sums of step 2.
 
 Running statistics (training mode only): running_mean = (1 - momentum) * running_mean + momentum * mu,
 running_var = (1 - momentum) * running_var + momentum * var * m / (m - 1) (unbiased). Defaults
@@ -73,7 +75,7 @@ class _BatchNorm(Layer):
             inv_std = 1.0 / xp.sqrt(var + self.eps)
             self._update_running_stats(mu, var, m)
         else:
-            xc = X - self.running_mean                                   # step 4
+            xc = X - self.running_mean                                   # step 5
             inv_std = 1.0 / xp.sqrt(self.running_var + self.eps)
         xhat = xc
         xhat *= inv_std
@@ -90,6 +92,7 @@ class _BatchNorm(Layer):
         self.running_var += (self.momentum * m / (m - 1)) * var
 
     def backward(self, dy):
+        """Add dgamma and dbeta into the gradients (step 2); return dx (step 4 fused, or step 5 in eval mode)."""
         xhat, inv_std, training, ones = self._pop_cache(dy)
         dY = self._to_rows(dy)                                           # (m, C)
         m = dY.shape[0]
@@ -100,8 +103,8 @@ class _BatchNorm(Layer):
             self.beta.grad += dbeta
         scale = self.gamma.data * inv_std                                # dxhat = dy * gamma, so
         if not training:
-            return self._from_rows(dY * scale, dy.shape)                 # step 4
-        # step 3 with mean(dxhat) = gamma * dbeta / m and mean(dxhat * xhat) = gamma * dgamma / m
+            return self._from_rows(dY * scale, dy.shape)                 # step 5
+        # step 4 with mean(dxhat) = gamma * dbeta / m and mean(dxhat * xhat) = gamma * dgamma / m
         dX = dY * scale
         dX -= xhat * (scale * dgamma / m)
         dX -= scale * dbeta / m
@@ -114,10 +117,11 @@ class _BatchNorm(Layer):
 class BatchNorm1d(_BatchNorm):
     """Per-feature normalisation over the batch: y = gamma * (x - mu) / sqrt(var + eps) + beta.
 
-    Backward (training): dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),
-    dxhat = dy * gamma, dgamma += sum(dy * xhat), dbeta += sum(dy), means and sums over N
-    (steps 1-4 of the module docstring).
+    Backward (training): dgamma += sum(dy * xhat), dbeta += sum(dy) (step 2),
+    dx = gamma * inv_std * (dy - dbeta/m - xhat * dgamma/m) (step 4, fused), sums over the m = N rows;
+    eval mode: dx = dy * gamma * inv_std (step 5). Steps: the module docstring.
     Shapes: x (N, F) -> y (N, F); gamma, beta, running_mean, running_var (F,).
+    Derivation: docs/derivations.md, "BatchNorm". Tests: tests/test_batchnorm.py.
 
     Parameters
     ----------
@@ -142,9 +146,11 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Per-channel normalisation over batch and space: y = gamma * (x - mu) / sqrt(var + eps) + beta.
 
-    Backward (training): as BatchNorm1d, with means and sums over N, H and W
-    (steps 1-4 of the module docstring).
+    Backward (training): dgamma += sum(dy * xhat), dbeta += sum(dy) (step 2),
+    dx = gamma * inv_std * (dy - dbeta/m - xhat * dgamma/m) (step 4, fused), sums over the
+    m = N*H*W values of each channel; eval mode: dx = dy * gamma * inv_std (step 5).
     Shapes: x (N, C, H, W) -> y (N, C, H, W); gamma, beta, running_mean, running_var (C,).
+    Derivation: docs/derivations.md, "BatchNorm". Tests: tests/test_batchnorm.py.
 
     Parameters
     ----------

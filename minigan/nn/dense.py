@@ -1,4 +1,10 @@
-"""Dense (fully connected) layer."""
+"""Dense (fully connected) layer: y = x @ W + b.
+
+Derivation (docs/derivations.md, "Dense"), with y[n, k] = sum_i x[n, i] * W[i, k] + b[k]:
+
+1. dL/dW[i, k] = sum_n x[n, i] * dy[n, k], so dW = x.T @ dy, and db = sum_n dy[n].
+2. dL/dx[n, i] = sum_k dy[n, k] * W[i, k], so dx = dy @ W.T.
+"""
 from .init import make_weight_and_bias
 from .module import Layer, Parameter
 from .sizes import check_sizes
@@ -7,8 +13,10 @@ from .sizes import check_sizes
 class Dense(Layer):
     """Affine map y = x @ W + b.
 
-    Backward: dW += x.T @ dy,  db += sum_n dy[n],  dx = dy @ W.T (None when ``needs_dx`` is False).
+    Backward: dW += x.T @ dy,  db += sum_n dy[n] (step 1),  dx = dy @ W.T (step 2; None when
+    ``needs_dx`` is False).
     Shapes: x (N, in_features) -> y (N, out_features); W (in_features, out_features), b (out_features,).
+    Derivation: docs/derivations.md, "Dense". Tests: tests/test_dense.py.
 
     Parameters
     ----------
@@ -36,6 +44,7 @@ class Dense(Layer):
         return y
 
     def backward(self, dy):
+        """Add dW = x.T @ dy and db = sum_n dy into the gradients (step 1); return dx = dy @ W.T (step 2)."""
         x = self._pop_cache(dy)
         if not self.frozen:
             self.W.grad += x.T @ dy

@@ -1,6 +1,10 @@
 """Flatten and Reshape: move values between layouts without changing them.
 
-Backward of a reshape is the inverse reshape: dx = dy.reshape(x.shape).
+1. A reshape is a permutation-free relabelling: y and x hold the same numbers in the same
+   order, so each dy entry is the gradient of the x entry it came from, and the backward of
+   a reshape is the inverse reshape: dx = dy.reshape(x.shape).
+
+Derivation: docs/derivations.md, "Flatten and Reshape". Tests: tests/test_shape.py.
 """
 import math
 
@@ -12,7 +16,8 @@ from .module import Layer
 class Flatten(Layer):
     """y = x.reshape(N, -1): every axis after the batch axis folded into one.
 
-    Backward: dx = dy.reshape(x.shape).   Shapes: x (N, d1, d2, ...) -> y (N, d1*d2*...).
+    Backward: dx = dy.reshape(x.shape) (step 1).   Shapes: x (N, d1, d2, ...) -> y (N, d1*d2*...).
+    Derivation: docs/derivations.md, "Flatten and Reshape". Tests: tests/test_shape.py.
     """
 
     def forward(self, x):
@@ -25,6 +30,7 @@ class Flatten(Layer):
         return y
 
     def backward(self, dy):
+        """dx = dy.reshape(x.shape) (step 1), laid out in memory as x was."""
         x = self._pop_cache(dy)
         if x.flags.c_contiguous:
             return dy.reshape(x.shape)
@@ -36,7 +42,8 @@ class Flatten(Layer):
 class Reshape(Layer):
     """y = x.reshape(N, *shape): the batch axis kept, the rest laid out as ``shape``.
 
-    Backward: dx = dy.reshape(x.shape).   Shapes: x (N, ...) with prod(...) = prod(shape) -> y (N, *shape).
+    Backward: dx = dy.reshape(x.shape) (step 1).   Shapes: x (N, ...) with prod(...) = prod(shape) -> y (N, *shape).
+    Derivation: docs/derivations.md, "Flatten and Reshape". Tests: tests/test_shape.py.
 
     Parameters
     ----------
@@ -64,6 +71,7 @@ class Reshape(Layer):
         return y
 
     def backward(self, dy):
+        """dx = dy.reshape(x.shape) (step 1)."""
         return dy.reshape(self._pop_cache(dy))
 
     def __repr__(self):
