@@ -15,7 +15,9 @@ sigma(s) = 1 / (1 + exp(-s)) and softplus(s) = log(1 + exp(s)):
    formed, clipped or logged.
 2. softplus(s) = max(s, 0) + log1p(exp(-|s|)) never overflows (exp of a non-positive number),
    and sigma(s) = 0.5 * (1 + tanh(0.5*s)) neither; both are exact in their limits
-   (softplus(1e4) = 1e4, sigma(-1e4) = 0).
+   (softplus(1e4) = 1e4, sigma(-1e4) = 0). Means divide before they add (``mean``, and
+   ``half_mean_square`` for lsgan), so a loss overflows only where its value does not fit the
+   dtype (float32: lsgan beyond |s| of about 2.6e19 for one score).
 3. minimax (Goodfellow et al., 2014): D minimises mean(BCE(s_real, 1)) + mean(BCE(s_fake, 0)),
    so d_real = (sigma(s_real) - 1)/N_real, d_fake = sigma(s_fake)/N_fake. G minimises
    mean(log(1 - sigma(s_fake))) = -mean(softplus(s_fake)), so d_fake = -sigma(s_fake)/N: it
@@ -42,6 +44,8 @@ One-sided label smoothing (Salimans et al., 2016): the sigmoid losses take ``rea
 (e.g. 0.9) as D's target for real samples, d_real = (sigma(s_real) - real_label)/N_real; fake
 targets stay 0 and G's loss is unchanged.
 """
+import math
+
 from . import backend
 
 NAMES = ("minimax", "nonsaturating", "lsgan", "hinge", "wasserstein")
@@ -56,6 +60,24 @@ def softplus(s):
 def sigmoid(s):
     """sigma(s) = 0.5 * (1 + tanh(0.5 * s)), overflow-free (step 2)."""
     return 0.5 * (1.0 + backend.xp_of(s).tanh(0.5 * s))
+
+
+def mean(v):
+    """mean(v) as sum(v / N): never overflows when the mean itself is finite (step 2).
+
+    NumPy's mean adds first and divides last, so the mean of two float32 scores of 3e38 is inf;
+    dividing first keeps every partial sum within the largest score.
+    """
+    return (v * (1.0 / v.shape[0])).sum()
+
+
+def half_mean_square(r):
+    """0.5 * mean(r²) as sum((r * sqrt(0.5/N))²): finite whenever the result is (step 2).
+
+    Squaring first overflows float32 for |r| > 1.8e19 even when 0.5 * r² / N fits.
+    """
+    v = r * math.sqrt(0.5 / r.shape[0])
+    return (v * v).sum()
 
 
 class GANLoss:
@@ -135,11 +157,11 @@ class _SigmoidLoss(GANLoss):
 
     def _d_real(self, s):
         N = s.shape[0]
-        loss = (softplus(s) - self.real_label * s).mean()               # BCE(s, real_label), step 1
+        loss = mean(softplus(s) - self.real_label * s)                  # BCE(s, real_label), step 1
         return loss, (sigmoid(s) - self.real_label) / N
 
     def _d_fake(self, s):
-        return softplus(s).mean(), sigmoid(s) / s.shape[0]              # BCE(s, 0) = softplus(s)
+        return mean(softplus(s)), sigmoid(s) / s.shape[0]               # BCE(s, 0) = softplus(s)
 
     def __repr__(self):
         return f"{type(self).__name__}(real_label={self.real_label})"
@@ -158,7 +180,7 @@ class Minimax(_SigmoidLoss):
     name = "minimax"
 
     def _g(self, s):
-        return -softplus(s).mean(), -sigmoid(s) / s.shape[0]
+        return -mean(softplus(s)), -sigmoid(s) / s.shape[0]
 
 
 class NonSaturating(_SigmoidLoss):
@@ -172,7 +194,7 @@ class NonSaturating(_SigmoidLoss):
     name = "nonsaturating"
 
     def _g(self, s):
-        return softplus(-s).mean(), (sigmoid(s) - 1.0) / s.shape[0]
+        return mean(softplus(-s)), (sigmoid(s) - 1.0) / s.shape[0]
 
 
 class LSGAN(GANLoss):
@@ -188,10 +210,10 @@ class LSGAN(GANLoss):
 
     def _d_real(self, s):
         r = s - 1.0
-        return 0.5 * (r * r).mean(), r / s.shape[0]
+        return half_mean_square(r), r / s.shape[0]
 
     def _d_fake(self, s):
-        return 0.5 * (s * s).mean(), s / s.shape[0]
+        return half_mean_square(s), s / s.shape[0]
 
     _g = _d_real
 
@@ -210,14 +232,14 @@ class Hinge(GANLoss):
 
     def _d_real(self, s):
         xp, N = backend.xp_of(s), s.shape[0]
-        return xp.maximum(1.0 - s, 0.0).mean(), (s < 1.0).astype(s.dtype) * (-1.0 / N)
+        return mean(xp.maximum(1.0 - s, 0.0)), (s < 1.0).astype(s.dtype) * (-1.0 / N)
 
     def _d_fake(self, s):
         xp, N = backend.xp_of(s), s.shape[0]
-        return xp.maximum(1.0 + s, 0.0).mean(), (s > -1.0).astype(s.dtype) * (1.0 / N)
+        return mean(xp.maximum(1.0 + s, 0.0)), (s > -1.0).astype(s.dtype) * (1.0 / N)
 
     def _g(self, s):
-        return -s.mean(), backend.xp_of(s).full_like(s, -1.0 / s.shape[0])
+        return -mean(s), backend.xp_of(s).full_like(s, -1.0 / s.shape[0])
 
 
 class Wasserstein(GANLoss):
@@ -233,10 +255,10 @@ class Wasserstein(GANLoss):
     needs_lipschitz = True
 
     def _d_real(self, s):
-        return -s.mean(), backend.xp_of(s).full_like(s, -1.0 / s.shape[0])
+        return -mean(s), backend.xp_of(s).full_like(s, -1.0 / s.shape[0])
 
     def _d_fake(self, s):
-        return s.mean(), backend.xp_of(s).full_like(s, 1.0 / s.shape[0])
+        return mean(s), backend.xp_of(s).full_like(s, 1.0 / s.shape[0])
 
     _g = _d_real
 

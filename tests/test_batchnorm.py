@@ -99,3 +99,19 @@ def test_running_stats_are_buffers_not_parameters():
     layer = mg.nn.BatchNorm2d(3)
     assert [name for name, _ in layer.named_parameters()] == ["gamma", "beta"]
     assert set(layer.state_dict()) == {"gamma", "beta", "running_mean", "running_var"}
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_batch_leaves_that_channels_running_stats_alone(rng, bad):
+    bn = mg.nn.BatchNorm2d(3)
+    x = rng.standard_normal((4, 3, 2, 2)).astype(np.float32)
+    bn(x)
+    before_mean, before_var = bn.running_mean.copy(), bn.running_var.copy()
+    x[1, 2, 0, 1] = bad                                              # one bad value in channel 2
+    with np.errstate(invalid="ignore"):                              # inf - inf: NumPy's own warning
+        y = bn(x)
+    assert np.isnan(y[:, 2]).any() and np.all(np.isfinite(y[:, :2]))   # the caller sees it
+    np.testing.assert_array_equal(bn.running_mean[2], before_mean[2])
+    np.testing.assert_array_equal(bn.running_var[2], before_var[2])
+    assert np.all(bn.running_mean[:2] != before_mean[:2])            # the other channels still learn
+    assert np.all(np.isfinite(bn.eval()(np.nan_to_num(x))))

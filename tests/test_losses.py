@@ -58,6 +58,20 @@ def test_extreme_float32_scores_are_finite_exact_and_keep_dtype(loss):
     assert math.isfinite(value) and math.isfinite(g_value)
 
 
+@pytest.mark.parametrize("loss", ALL, ids=repr)
+def test_a_mean_of_huge_scores_does_not_overflow_before_it_divides(loss):
+    """Scores whose loss fits in float32 give that loss, not inf (NumPy's mean adds before it divides)."""
+    huge = 2.2e19 if loss.name == "lsgan" else 1.5e38           # lsgan: 0.5 * s² just fits
+    for s in (np.full((4, 1), huge, np.float32), np.full((4, 1), -huge, np.float32)):
+        value, _, _ = loss.d_loss(s, -s if loss.name != "lsgan" else np.zeros_like(s))
+        g_value, _ = loss.g_loss(s)
+        assert math.isfinite(value) and math.isfinite(g_value) and value.dtype == np.float32
+    s = np.full((4, 1), huge, np.float64)
+    g_value, _ = loss.g_loss(s)
+    assert float(g_value) == pytest.approx({"lsgan": 0.5 * (huge - 1.0) ** 2, "minimax": -huge,
+                                           "nonsaturating": 0.0}.get(loss.name, -huge), rel=1e-12)
+
+
 def test_exact_limits_of_the_sigmoid_losses():
     ns = losses.get("nonsaturating")
     s = np.array([-1e4, 1e4], dtype=np.float32)

@@ -2,11 +2,14 @@
 
 Confirms docs/derivations.md, "Sequential".
 """
+import copy
+
 import numpy as np
 import pytest
 
 import minigan as mg
 from minigan.gradcheck import check_layer
+from minigan.gradcheck.suite import cases
 
 
 def small_generator(rng=0):
@@ -159,3 +162,30 @@ def test_dy_is_checked_like_x(layer):
         layer.backward(np.ones(y.shape).tolist())
     layer(x)
     assert layer.backward(np.ones(y.shape, np.float32)).dtype == np.float32
+
+
+def _strided_copy(a):
+    """The values of ``a`` in a non-contiguous view: every other element of a twice-as-long last axis."""
+    wide = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), dtype=a.dtype)
+    wide[..., ::2] = a
+    view = wide[..., ::2]
+    assert not view.flags.c_contiguous and not view.flags.f_contiguous
+    return view
+
+
+@pytest.mark.parametrize("label, layer, x", cases(seed=3), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_layer_gives_the_same_results_for_non_contiguous_inputs(rng, label, layer, x):
+    """Views (a strided x and dy, and Fortran-ordered ones) give what contiguous copies give, to rounding
+    (BLAS may sum in another order for another memory layout)."""
+    layer.astype("float64")
+    results = []
+    for make in (np.ascontiguousarray, _strided_copy, np.asfortranarray):
+        clone = copy.deepcopy(layer)
+        clone.zero_grad()
+        y = clone(make(x))
+        dy = np.random.default_rng(0).standard_normal(y.shape)
+        dx = clone.backward(make(dy))
+        results.append([y, dx] + [p.grad for p in clone.parameters()])
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

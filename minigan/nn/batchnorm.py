@@ -21,7 +21,8 @@ reusing the sums of step 2.
 
 Running statistics (training mode only): running_mean = (1 - momentum) * running_mean + momentum * mu,
 running_var = (1 - momentum) * running_var + momentum * var * m / (m - 1) (unbiased). Defaults
-eps = 1e-5, momentum = 0.1, as in PyTorch.
+eps = 1e-5, momentum = 0.1, as in PyTorch. Unlike PyTorch, a channel whose batch statistics are not
+finite keeps its running statistics (its output for that batch is NaN all the same).
 """
 from .. import backend
 from .module import Layer, Parameter
@@ -86,10 +87,18 @@ class _BatchNorm(Layer):
         return y
 
     def _update_running_stats(self, mu, var, m):
-        self.running_mean *= 1.0 - self.momentum
-        self.running_mean += self.momentum * mu
-        self.running_var *= 1.0 - self.momentum
-        self.running_var += (self.momentum * m / (m - 1)) * var
+        """Move the running statistics towards this batch's (module docstring, last paragraph).
+
+        A channel whose batch statistics are not finite (a NaN or inf in x) keeps its running
+        statistics: its output for this batch is NaN, which the caller sees, but one bad batch
+        cannot leave the layer's evaluation mode broken for good.
+        """
+        xp = backend.xp_of(mu)
+        finite = xp.isfinite(mu) & xp.isfinite(var)
+        mean = (1.0 - self.momentum) * self.running_mean + self.momentum * mu
+        unbiased = (1.0 - self.momentum) * self.running_var + (self.momentum * m / (m - 1)) * var
+        xp.copyto(self.running_mean, mean, where=finite)
+        xp.copyto(self.running_var, unbiased, where=finite)
 
     def backward(self, dy):
         """Add dgamma and dbeta into the gradients (step 2); return dx (step 4 fused, or step 5 in eval mode)."""
