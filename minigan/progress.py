@@ -1,13 +1,14 @@
 """What a long run shows and how it stops: a progress bar, and stop requests from signals.
 
-The bar is tqdm's (``tqdm.auto``: a widget in Jupyter, a line that fits the terminal
-elsewhere, with the steps per second and the time left), drawn only where someone watches
+The bar is tqdm's (``tqdm.auto``, a widget in Jupyter, where ipywidgets is installed; otherwise
+a line that fits the terminal, with the steps per second and the time left), drawn only where someone watches
 (a terminal or a notebook). Log lines go through ``ProgressBar.write`` so they never tear it.
 
 ``StopRequest`` turns Ctrl-C (SIGINT) and SIGTERM (what ``timeout``, ``docker stop`` and job
 schedulers send) into a request to stop after the current step; the trainer then saves a
 checkpoint and exits with 130 or 143. A second signal stops at once.
 """
+import importlib.util
 import signal
 import sys
 
@@ -65,7 +66,10 @@ class ProgressBar:
     """
 
     def __init__(self, total, initial=0, log=print, enabled=None, file=None, every_s=0.2):
-        from tqdm.auto import tqdm
+        if importlib.util.find_spec("ipywidgets") is not None:
+            from tqdm.auto import tqdm           # a widget in a notebook, the text bar elsewhere
+        else:
+            from tqdm import tqdm                # tqdm.auto would warn in a notebook without ipywidgets
         self.log = log
         self._bar = tqdm(total=total, initial=initial, disable=None if enabled is None else not enabled,
                          file=file if file is not None else sys.stderr, dynamic_ncols=True, leave=False,

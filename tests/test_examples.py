@@ -51,3 +51,21 @@ def test_dcgan_example_runs(tmp_path, capsys, monkeypatch):
     _load("dcgan_mnist").main(["--epochs", "1", "--batch-size", "16", "--out", str(tmp_path / "run")])
     assert (tmp_path / "run" / "samples.png").exists()
     assert "finished after 2 steps" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_tour_notebook_runs_and_shows_what_it_says(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    notebook = nbformat.read(EXAMPLES / "tour.ipynb", as_version=4)
+    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream" and o.name == "stdout")
+    assert "caught: ForgetfulBatchNorm: gradient check failed for 'x'" in text      # the planted bug
+    assert "x      relative error" in text and "fast equals definition: True" in text
+    assert "dx = conv_transpose2d(dy, W): True  dW: True" in text
+    assert "G: 10 parameter arrays, worst relative error" in text and "finished -> checkpoint.npz" in text
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 2                # the loss plot, the samples
+    assert not any(o.output_type == "error" for o in outputs)
