@@ -20,6 +20,7 @@ import zipfile
 
 import numpy as np
 
+from .checks import is_int
 from .config import TrainConfig
 from .errors import UserError
 
@@ -113,7 +114,7 @@ def _check_meta(meta, path):
     types = dict(_META_TYPES, **(_RUN_META_TYPES if meta.get("kind", "run") == "run" else {}))
     for key, kind in types.items():
         value = meta.get(key)
-        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0):
+        if not (is_int(value, 0) if kind is int else isinstance(value, kind)):
             expected = "an int >= 0" if kind is int else f"a {kind.__name__}"
             raise CheckpointError(f"{path}: malformed metadata: {key} must be {expected}, got {value!r}")
 

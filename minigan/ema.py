@@ -16,7 +16,7 @@ class WeightAverage:
     """The averaged copy of a network (``model``, in eval mode) and its update rule (module docstring)."""
 
     def __init__(self, network, decay):
-        if isinstance(decay, bool) or not isinstance(decay, float) or not 0.0 < decay < 1.0:
+        if not (isinstance(decay, float) and 0.0 < decay < 1.0):
             raise ValueError(f"WeightAverage: decay must be a float in (0, 1), got {decay!r}")
         self.model = copy.deepcopy(network).eval()
         self.decay, self.updates = decay, 0

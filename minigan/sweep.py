@@ -26,6 +26,7 @@ import sys
 import time
 
 from . import metrics
+from .checks import is_int
 from .config import TrainConfig, flag
 from .errors import ConfigError
 from .sampling import generate
@@ -62,7 +63,7 @@ class Grid:
 
     def check(self):
         """ConfigError for a bad seed count or any cell whose config would be refused; changes nothing."""
-        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
+        if not is_int(self.seeds, 1):
             raise ConfigError("seeds", f"must be a positive int, got {self.seeds!r}", owner="sweep")
         for setting in self.settings():
             self.config(*setting, seed=0, out="-")
