@@ -1,7 +1,8 @@
 """The same GAN trained by minigan and by PyTorch, side by side: quality, time, and a lockstep check.
 
-    python bench/quality.py                     # dcgan with minigan train's defaults (15 epochs, batch 64, lr 4e-4)
-    python bench/quality.py --batch-size 32 --lr 2e-4    # the former defaults (the run in bench/RESULTS.md)
+    python bench/quality.py                     # dcgan with minigan train's defaults (15 epochs, batch 64,
+                                                #   G's lr 8e-4, D's 4e-4)
+    python bench/quality.py --batch-size 32 --lr 2e-4    # the reference DCGAN recipe (lr 2e-4 for both)
     python bench/quality.py --epochs 3          # quicker
     python bench/quality.py --lockstep          # 50 steps in lockstep: the largest relative differences
 
@@ -43,19 +44,19 @@ def _loop(step, epochs, batch_size, seed, z_dim=100):
     return steps
 
 
-def worker(framework, epochs, batch_size, lr, seed, out):
+def worker(framework, epochs, batch_size, lr_g, lr_d, seed, out):
     mg.backend.tune_allocator()
     G, D = mg.models.dcgan(rng=seed)
     eval_z = np.random.default_rng(0).standard_normal((mg.metrics.N_DEFAULT, 100)).astype(np.float32)
     if framework == "torch":
         torch = torch_peer.require_torch()
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-        game = torch_peer.TorchGame(G, D, lr_g=lr, lr_d=lr)
+        game = torch_peer.TorchGame(G, D, lr_g=lr_g, lr_d=lr_d)
         step = lambda real, z: [float(v.detach()) for v in game.step(real, z) if v is not None]   # noqa: E731
         generate = game.generate
     else:
         loss = mg.losses.get("nonsaturating")
-        opt_g, opt_d = mg.optim.Adam(G.parameters(), lr=lr), mg.optim.Adam(D.parameters(), lr=lr)
+        opt_g, opt_d = mg.optim.Adam(G.parameters(), lr=lr_g), mg.optim.Adam(D.parameters(), lr=lr_d)
         step = lambda real, z: mg.game.gan_step(G, D, loss, opt_g, opt_d, real, z)   # noqa: E731
 
         def generate(z):
@@ -68,12 +69,12 @@ def worker(framework, epochs, batch_size, lr, seed, out):
     print(json.dumps({"seconds": seconds, "steps": steps}))
 
 
-def lockstep(steps, batch_size, lr, seed):
+def lockstep(steps, batch_size, lr_g, lr_d, seed):
     """minigan and PyTorch step by step from the same weights; prints the largest relative differences."""
     G, D = mg.models.dcgan(rng=seed)
-    game = torch_peer.TorchGame(G, D, lr_g=lr, lr_d=lr)
+    game = torch_peer.TorchGame(G, D, lr_g=lr_g, lr_d=lr_d)
     loss = mg.losses.get("nonsaturating")
-    opt_g, opt_d = mg.optim.Adam(G.parameters(), lr=lr), mg.optim.Adam(D.parameters(), lr=lr)
+    opt_g, opt_d = mg.optim.Adam(G.parameters(), lr=lr_g), mg.optim.Adam(D.parameters(), lr=lr_d)
     worst = {"loss_d": 0.0, "loss_g": 0.0, "parameters": 0.0}
     print("| step | loss_d rel diff | loss_g rel diff | parameters max rel diff |\n|---|---|---|---|")
 
@@ -115,7 +116,9 @@ def main():
     parser.add_argument("--epochs", type=int, default=15)
     defaults = mg.config.MODEL_DEFAULTS["dcgan"]
     parser.add_argument("--batch-size", type=int, default=defaults["batch_size"])
-    parser.add_argument("--lr", type=float, default=defaults["lr_g"], help="both networks' learning rate")
+    parser.add_argument("--lr-g", type=float, default=defaults["lr_g"], help="G's learning rate")
+    parser.add_argument("--lr-d", type=float, default=defaults["lr_d"], help="D's learning rate")
+    parser.add_argument("--lr", type=float, help="both networks' learning rate (overrides --lr-g and --lr-d)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--png", default="quality_side_by_side.png", help="side-by-side samples (left minigan)")
@@ -123,25 +126,29 @@ def main():
     parser.add_argument("--worker", choices=["minigan", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--samples-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.lr is not None:
+        args.lr_g = args.lr_d = args.lr
     if args.worker:
-        return worker(args.worker, args.epochs, args.batch_size, args.lr, args.seed, args.samples_out)
+        return worker(args.worker, args.epochs, args.batch_size, args.lr_g, args.lr_d, args.seed, args.samples_out)
     torch_peer.require_torch()
     if args.lockstep:
-        return lockstep(args.lockstep, args.batch_size, args.lr, args.seed)
+        return lockstep(args.lockstep, args.batch_size, args.lr_g, args.lr_d, args.seed)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
                MKL_NUM_THREADS=str(args.threads), MINIGAN_BACKEND="numpy")
     results, samples = {}, {}
     for framework in ("minigan", "torch"):
         path = pathlib.Path(f"/tmp/minigan-quality-{framework}-{os.getpid()}.npy")
         out = subprocess.run([sys.executable, __file__, "--worker", framework, "--epochs", str(args.epochs),
-                              "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--seed", str(args.seed),
+                              "--batch-size", str(args.batch_size), "--lr-g", str(args.lr_g),
+                              "--lr-d", str(args.lr_d), "--seed", str(args.seed),
                               "--samples-out", str(path)], env=env, capture_output=True, text=True)
         if out.returncode != 0:
             sys.exit(f"{framework} worker failed:\n{out.stderr}")
         results[framework], samples[framework] = json.loads(out.stdout), np.load(path)
         path.unlink()
     reference = mg.metrics.Reference()
-    print(f"dcgan, nonsaturating, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr:g}, seed {args.seed}, "
+    print(f"dcgan, nonsaturating, {args.epochs} epochs, batch {args.batch_size}, lr_g {args.lr_g:g}, "
+          f"lr_d {args.lr_d:g}, seed {args.seed}, "
           f"{args.threads} threads; scored by minigan's classifier, n = {mg.metrics.N_DEFAULT}\n")
     print("| framework | wall s | ms/step | FID | score | digits | smallest digit share | precision | recall |")
     print("|---|---|---|---|---|---|---|---|---|")
