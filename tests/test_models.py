@@ -73,3 +73,19 @@ def test_generator_loss_gradient_through_discriminator(rng, loss_name):
     minus = loss.g_loss(D(G(z)))[0]
     W.data = original
     assert float((W.grad * v).sum()) == pytest.approx((plus - minus) / (2 * eps), rel=1e-6)
+
+
+@pytest.mark.parametrize("name, sizes", [("dcgan", (8, 4)), ("mlp", (4, 8))])
+def test_width_narrows_a_model_and_its_default_keeps_the_weights(name, sizes):
+    G, D = mg.models.build(name, z_dim=5, rng=0, width=4)
+    assert G(np.zeros((2, 5), np.float32)).shape == (2, 1, 28, 28)
+    if name == "dcgan":
+        assert (G[4].in_channels, G[4].out_channels) == sizes and D[2].out_channels == 8
+    else:
+        assert [layer.out_features for layer in G if isinstance(layer, mg.nn.Dense)] == [*sizes, 784]
+    own_width = 64 if name == "dcgan" else 128
+    (G1, D1), (G2, D2) = mg.models.build(name, rng=3), mg.models.build(name, rng=3, width=own_width)
+    for a, b in zip(G1.parameters() + D1.parameters(), G2.parameters() + D2.parameters()):
+        assert np.array_equal(a.data, b.data)
+    with pytest.raises(ValueError, match=r"width must be a positive int, got 0"):
+        mg.models.build(name, width=0)
