@@ -126,6 +126,9 @@ def _sweep_parser(sub):
     p.add_argument("--lr-scales", nargs="+", type=float, default=None, metavar="X",
                    help="Multiples of the model's default learning rates (dcgan 2e-4 for G and D; mlp 1e-3 for G, "
                         f"2e-4 for D) (default: {' '.join(f'{v:g}' for v in d.lr_scales)}).")
+    p.add_argument("--g-lr-ratios", nargs="+", type=float, default=None, metavar="R",
+                   help="Multiples of G's learning rate alone, on top of --lr-scales: the balance between the "
+                        "players (default: 1; the dcgan's default G learns at 2).")
     p.add_argument("--jobs", type=int, default=None, help="Runs at a time, each with one BLAS thread "
                    "(default: the number of CPU cores; 1 with --backend cupy).")
     p.add_argument("--beta1s", nargs="+", type=float, default=None, metavar="B1",
@@ -218,7 +221,8 @@ def run_sweep(args):
     name = _use_backend(args)
     backend.tune_allocator()
     grid = sweep.QUICK if args.quick else sweep.Grid()
-    given = {"losses": args.losses, "lr_scales": args.lr_scales, "beta1s": args.beta1s, "d_steps": args.d_steps,
+    given = {"losses": args.losses, "lr_scales": args.lr_scales, "g_lr_ratios": args.g_lr_ratios,
+             "beta1s": args.beta1s, "d_steps": args.d_steps,
              "seeds": args.seeds, "model": args.model, "epochs": args.epochs, "limit": args.limit}
     grid = dataclasses.replace(grid, **{k: tuple(v) if isinstance(v, list) else v
                                         for k, v in given.items() if v is not None})

@@ -13,6 +13,7 @@ covered), and writes
 ``sweep.csv`` (one row per run), ``sweep.md`` (one row per setting: the median and range over
 seeds) and ``sweep.png`` (a heatmap of the median FID and the digits covered).
 """
+import collections
 import concurrent.futures
 import csv
 import dataclasses
@@ -33,8 +34,10 @@ from .sampling import generate
 
 COLLAPSED_BELOW = 8
 REFERENCE_LR = {"dcgan": (2e-4, 2e-4), "mlp": (1e-3, 2e-4)}
-COLUMNS = ("loss", "lr_scale", "lr_g", "lr_d", "beta1", "d_steps", "seed", "status", "fid", "score", "coverage", "missing",
-           "precision", "recall", "seconds")
+COLUMNS = ("loss", "lr_scale", "g_lr_ratio", "lr_g", "lr_d", "beta1", "d_steps", "seed", "status", "fid", "score",
+           "coverage", "missing", "precision", "recall", "seconds")
+Setting = collections.namedtuple("Setting", "loss lr_scale g_lr_ratio beta1 d_steps")
+"""One cell of a grid, run once per seed."""
 
 
 @dataclasses.dataclass
@@ -44,11 +47,14 @@ class Grid:
     ``lr_scales`` multiply the reference learning rates ``REFERENCE_LR`` (G's, D's): the DCGAN
     paper's 2e-4 for both, and for the mlp 1e-3 for G and 2e-4 for D (the small generator needs to
     learn faster than its discriminator). They are fixed here, not the trainer's defaults, so a
-    study stays the same when the defaults change; today both models' defaults are 2x these.
+    study stays the same when the defaults change; today both models' defaults are 2x these, and
+    4x for the DCGAN's G. ``g_lr_ratios`` multiply G's rate alone, on top of the scale: the
+    balance between the two players.
     """
 
     losses: tuple = ("minimax", "nonsaturating", "lsgan", "hinge", "wasserstein")
     lr_scales: tuple = (1.0, 2.0)
+    g_lr_ratios: tuple = (1.0,)
     beta1s: tuple = (0.5, 0.9)
     d_steps: tuple = (1,)
     seeds: int = 2
@@ -58,19 +64,22 @@ class Grid:
     limit: int = None
 
     def settings(self):
-        """(loss, lr_scale, beta1, d_steps) for every cell of the grid, in a fixed order."""
-        return list(itertools.product(self.losses, self.lr_scales, self.beta1s, self.d_steps))
+        """A ``Setting`` for every cell of the grid, in a fixed order."""
+        return [Setting(*cell) for cell in
+                itertools.product(self.losses, self.lr_scales, self.g_lr_ratios, self.beta1s, self.d_steps)]
 
     def check(self):
         """ConfigError for a bad seed count or any cell whose config would be refused; changes nothing."""
         if not is_int(self.seeds, 1):
             raise ConfigError("seeds", f"must be a positive int, got {self.seeds!r}", owner="sweep")
         for setting in self.settings():
-            self.config(*setting, seed=0, out="-")
+            self.config(setting, seed=0, out="-")
 
-    def config(self, loss, lr_scale, beta1, d_steps, seed, out):
+    def config(self, setting, seed, out):
+        """The validated TrainConfig of one cell and seed, writing into ``out``."""
         lr_g, lr_d = REFERENCE_LR[self.model]
-        return TrainConfig(model=self.model, loss=loss, lr_g=lr_scale * lr_g, lr_d=lr_scale * lr_d, beta1=beta1, d_steps=d_steps, seed=seed,
+        return TrainConfig(model=self.model, loss=setting.loss, lr_g=setting.lr_scale * setting.g_lr_ratio * lr_g,
+                           lr_d=setting.lr_scale * lr_d, beta1=setting.beta1, d_steps=setting.d_steps, seed=seed,
                            epochs=self.epochs, batch_size=self.batch_size, limit=self.limit, out=str(out),
                            eval_n=0, keep_snapshots=0, log_every=10 ** 9).validate()
 
@@ -78,8 +87,9 @@ class Grid:
 QUICK = Grid(lr_scales=(2.0,), beta1s=(0.5,), epochs=12)    # 2x the reference rates: today's defaults
 
 
-def _name(loss, lr_scale, beta1, d_steps):
-    return f"{loss}-lr{lr_scale:g}x-b{beta1:g}-d{d_steps}"
+def _name(setting):
+    ratio = f"-g{setting.g_lr_ratio:g}x" if setting.g_lr_ratio != 1.0 else ""
+    return f"{setting.loss}-lr{setting.lr_scale:g}x{ratio}-b{setting.beta1:g}-d{setting.d_steps}"
 
 
 def _command(config, backend):
@@ -137,7 +147,7 @@ def run_sweep(grid, out, backend="numpy", jobs=None, log=print):
     out.mkdir(parents=True, exist_ok=True)
     reference = metrics.Reference()
     cells = list(itertools.product(grid.settings(), range(grid.seeds)))
-    configs = [grid.config(*setting, seed, out / f"{_name(*setting)}-seed{seed}") for setting, seed in cells]
+    configs = [grid.config(setting, seed, out / f"{_name(setting)}-seed{seed}") for setting, seed in cells]
     rows = [None] * len(cells)
     _run_cells(grid, cells, configs, rows, jobs, backend, reference, out, log)
     rows = [r for r in rows if r is not None]
@@ -163,13 +173,12 @@ def _collect(futures, cells, configs, rows, reference, out, log):
     """Score each run as it finishes, log a line and rewrite sweep.csv."""
     for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
         i = futures[future]
-        (loss, lr_scale, beta1, d_steps), seed = cells[i]
+        setting, seed = cells[i]
         config = configs[i]
-        row = dict(loss=loss, lr_scale=lr_scale, lr_g=config.lr_g, lr_d=config.lr_d, beta1=beta1,
-                   d_steps=d_steps, seed=seed)
+        row = dict(setting._asdict(), lr_g=config.lr_g, lr_d=config.lr_d, seed=seed)
         rows[i] = score_one(row, config, *future.result(), reference)
         fid = f"FID {rows[i]['fid']:.1f}, {rows[i]['coverage']}/10 digits" if "fid" in rows[i] else "no score"
-        log(f"run {done}/{len(cells)}: {_name(*cells[i][0])} seed {seed}: {rows[i]['status']}, {fid} "
+        log(f"run {done}/{len(cells)}: {_name(setting)} seed {seed}: {rows[i]['status']}, {fid} "
             f"({rows[i]['seconds']:.0f} s)")
         write_csv([r for r in rows if r is not None], out / "sweep.csv")
 
@@ -185,11 +194,15 @@ def _cell(value):
     return f"{value:.6g}" if isinstance(value, float) else ("" if value is None else value)
 
 
+def _setting_of(row):
+    return Setting(row["loss"], row["lr_scale"], row.get("g_lr_ratio", 1.0), row["beta1"], row["d_steps"])
+
+
 def summarise(rows):
     """{setting: {"fid": median, "fid_range": (lo, hi), "coverage": median, "ok", "collapsed", "diverged"}}."""
     groups = {}
     for row in rows:
-        groups.setdefault((row["loss"], row["lr_scale"], row["beta1"], row["d_steps"]), []).append(row)
+        groups.setdefault(_setting_of(row), []).append(row)
     summary = {}
     for setting, group in groups.items():
         fids = [r["fid"] for r in group if "fid" in r]
@@ -207,14 +220,15 @@ def markdown(rows, grid):
     lines = [f"{grid.model}, {grid.epochs} epochs, batch {grid.batch_size}, {grid.seeds} seeds per setting; "
              f"FID on n = {metrics.N_DEFAULT} (median, and the range over seeds); a run 'collapsed' below "
              f"{COLLAPSED_BELOW} digits covered.", "",
-             "| loss | lr (x defaults) | beta1 | d_steps | FID median | FID range | digits (median) | ok | collapsed "
-             "| diverged |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| loss | lr (x reference) | G's lr ratio | beta1 | d_steps | FID median | FID range | digits (median) "
+             "| ok | collapsed | diverged |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for setting, s in sorted(summary.items(), key=lambda item: (math.isnan(item[1]["fid"]), item[1]["fid"])):
         lo, hi = s["fid_range"]
         fid, spread = ("-", "-") if math.isnan(s["fid"]) else (f"{s['fid']:.1f}", f"{lo:.1f}-{hi:.1f}")
-        lines.append(f"| {setting[0]} | {setting[1]:g} | {setting[2]:g} | {setting[3]} | {fid} | {spread} | "
-                     f"{s['coverage']:g} | {s['ok']} | {s['collapsed']} | {s['diverged']} |")
+        lines.append(f"| {setting.loss} | {setting.lr_scale:g} | {setting.g_lr_ratio:g} | {setting.beta1:g} | "
+                     f"{setting.d_steps} | {fid} | {spread} | {s['coverage']:g} | {s['ok']} | {s['collapsed']} | "
+                     f"{s['diverged']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -225,8 +239,8 @@ def heatmap(rows, grid, path):
     from matplotlib.figure import Figure
 
     summary = summarise(rows)
-    columns = list(itertools.product(grid.lr_scales, grid.beta1s, grid.d_steps))
-    values = np.array([[summary[(loss, *c)]["fid"] for c in columns] for loss in grid.losses])
+    columns = list(itertools.product(grid.lr_scales, grid.g_lr_ratios, grid.beta1s, grid.d_steps))
+    values = np.array([[summary[Setting(loss, *c)]["fid"] for c in columns] for loss in grid.losses])
     fig = Figure(figsize=(3.5 + 1.3 * len(columns), 1.5 + 0.6 * len(grid.losses)))
     ax = fig.subplots()
     finite = values[np.isfinite(values)]
@@ -234,11 +248,12 @@ def heatmap(rows, grid, path):
     image = ax.imshow(np.where(np.isfinite(values), values, np.nan), cmap="viridis_r", norm=norm, aspect="auto")
     for i, loss in enumerate(grid.losses):
         for j, c in enumerate(columns):
-            s = summary[(loss, *c)]
+            s = summary[Setting(loss, *c)]
             text = "diverged" if s["diverged"] == grid.seeds else f"{s['fid']:.0f}\n{s['coverage']:g}/10"
             ax.text(j, i, text + (" *" if s["collapsed"] or s["diverged"] else ""), ha="center", va="center",
                     fontsize=8, bbox=dict(facecolor="white", alpha=0.7, edgecolor="none", pad=1.5))
-    ax.set_xticks(range(len(columns)), [f"lr x{a:g}\nbeta1 {b:g}\nd_steps {d}" for a, b, d in columns], fontsize=8)
+    ax.set_xticks(range(len(columns)), [f"lr x{a:g}" + (f", G x{g:g}" if g != 1.0 else "") + f"\nbeta1 {b:g}\nd_steps {d}"
+                                        for a, g, b, d in columns], fontsize=8)
     ax.set_yticks(range(len(grid.losses)), grid.losses)
     ax.set_title(f"{grid.model}, {grid.epochs} epochs: median FID over {grid.seeds} seeds, lower is better\n"
                  "(digits covered; * a seed collapsed or diverged)", fontsize=9)

@@ -4,7 +4,7 @@ import csv
 import pytest
 
 import minigan as mg
-from minigan.sweep import Grid, markdown, run_sweep, summarise
+from minigan.sweep import Grid, Setting, markdown, run_sweep, summarise
 
 
 @pytest.mark.slow
@@ -19,7 +19,7 @@ def test_a_tiny_sweep_writes_its_table_csv_and_heatmap(tmp_path):
         table = list(csv.DictReader(f))
     assert [r["seed"] for r in table] == ["0", "1", "0", "1"] and table[2]["fid"] == ""
     text = (tmp_path / "sweep.md").read_text()
-    assert "| nonsaturating | 1e+10 | 0.5 | 1 | - | - | 0 | 0 | 0 | 2 |" in text
+    assert "| nonsaturating | 1e+10 | 1 | 0.5 | 1 | - | - | 0 | 0 | 0 | 2 |" in text
     assert mg.plots.load_png(tmp_path / "sweep.png").shape[0] > 100
     assert (tmp_path / "nonsaturating-lr1x-b0.5-d1-seed1" / "checkpoint.npz").exists()
     assert float(table[0]["lr_g"]) == 1e-3 and float(table[0]["lr_d"]) == 2e-4        # the mlp's defaults
@@ -28,22 +28,28 @@ def test_a_tiny_sweep_writes_its_table_csv_and_heatmap(tmp_path):
 def test_summary_is_the_median_and_range_over_seeds():
     rows = [dict(loss="hinge", lr_scale=1.0, beta1=0.5, d_steps=1, seed=s, status=st, fid=f, coverage=c)
             for s, st, f, c in [(0, "ok", 30.0, 10), (1, "collapsed", 90.0, 4), (2, "ok", 40.0, 9)]]
-    s = summarise(rows)[("hinge", 1.0, 0.5, 1)]
+    s = summarise(rows)[Setting("hinge", 1.0, 1.0, 0.5, 1)]
     assert (s["fid"], s["fid_range"], s["coverage"], s["ok"], s["collapsed"]) == (40.0, (30.0, 90.0), 9, 2, 1)
-    assert "| hinge | 1 | 0.5 | 1 | 40.0 | 30.0-90.0 | 9 | 2 | 1 | 0 |" in markdown(rows, Grid(seeds=3))
+    assert "| hinge | 1 | 1 | 0.5 | 1 | 40.0 | 30.0-90.0 | 9 | 2 | 1 | 0 |" in markdown(rows, Grid(seeds=3))
 
 
 def test_every_cell_of_a_grid_is_a_valid_config():
     for setting in Grid().settings():
-        Grid().config(*setting, seed=1, out="x")
+        Grid().config(setting, seed=1, out="x")
     with pytest.raises(mg.errors.ConfigError, match="lr_g"):
-        Grid(lr_scales=(-1.0,)).config("hinge", -1.0, 0.5, 1, seed=0, out="x")
+        Grid(lr_scales=(-1.0,)).config(Setting("hinge", -1.0, 1.0, 0.5, 1), seed=0, out="x")
+
+
+def test_g_lr_ratios_change_only_the_generators_rate():
+    grid = Grid(model="dcgan", losses=("nonsaturating",), lr_scales=(2.0,), g_lr_ratios=(1.0, 2.0), beta1s=(0.5,))
+    configs = [grid.config(setting, seed=0, out="x") for setting in grid.settings()]
+    assert [(c.lr_g, c.lr_d) for c in configs] == [(4e-4, 4e-4), (8e-4, 4e-4)]     # the second: today's default
 
 
 def test_each_run_is_the_minigan_train_command_of_its_config():
     import minigan.cli
     from minigan.sweep import _command
-    config = Grid(limit=64).config("hinge", 2.0, 0.9, 3, seed=1, out="runs/x")
+    config = Grid(limit=64).config(Setting("hinge", 2.0, 1.5, 0.9, 3), seed=1, out="runs/x")
     args = _command(config, "numpy")
     parsed = minigan.cli.build_parser().parse_args(args[3:])
     settings = {k: getattr(parsed, k) for k in config.__dataclass_fields__ if hasattr(parsed, k)}
