@@ -139,6 +139,8 @@ def _sweep_parser(sub):
     p.add_argument("--model", choices=("dcgan", "mlp"), default=None, help=f"The networks (default: {d.model}).")
     p.add_argument("--epochs", type=int, default=None, help=f"Epochs per run (default: {d.epochs}, "
                    f"{QUICK.epochs} with --quick).")
+    p.add_argument("--batch-size", type=int, default=None, help=f"Images per step in every run (default: "
+                   f"{d.batch_size}).")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="Train each run on a class-balanced "
                    "subset of N images (default: all 5,000).")
     p.add_argument("--out", default=None, metavar="DIR", help="The study's folder (default: a new "
@@ -223,7 +225,8 @@ def run_sweep(args):
     grid = sweep.QUICK if args.quick else sweep.Grid()
     given = {"losses": args.losses, "lr_scales": args.lr_scales, "g_lr_ratios": args.g_lr_ratios,
              "beta1s": args.beta1s, "d_steps": args.d_steps,
-             "seeds": args.seeds, "model": args.model, "epochs": args.epochs, "limit": args.limit}
+             "seeds": args.seeds, "model": args.model, "epochs": args.epochs, "limit": args.limit,
+             "batch_size": args.batch_size}
     grid = dataclasses.replace(grid, **{k: tuple(v) if isinstance(v, list) else v
                                         for k, v in given.items() if v is not None})
     grid.check()                                              # before the study's folder is made
