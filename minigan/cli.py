@@ -128,7 +128,7 @@ def _sweep_parser(sub):
                         f"2e-4 for D) (default: {' '.join(f'{v:g}' for v in d.lr_scales)}).")
     p.add_argument("--g-lr-ratios", nargs="+", type=float, default=None, metavar="R",
                    help="Multiples of G's learning rate alone, on top of --lr-scales: the balance between the "
-                        "players (default: 1; the dcgan's default G learns at 2).")
+                        "players (default: 1; the dcgan's default G learns at 4).")
     p.add_argument("--jobs", type=int, default=None, help="Runs at a time, each with one BLAS thread "
                    "(default: the number of CPU cores; 1 with --backend cupy).")
     p.add_argument("--beta1s", nargs="+", type=float, default=None, metavar="B1",

@@ -48,7 +48,7 @@ class Grid:
     paper's 2e-4 for both, and for the mlp 1e-3 for G and 2e-4 for D (the small generator needs to
     learn faster than its discriminator). They are fixed here, not the trainer's defaults, so a
     study stays the same when the defaults change; today both models' defaults are 2x these, and
-    4x for the DCGAN's G. ``g_lr_ratios`` multiply G's rate alone, on top of the scale: the
+    8x for the DCGAN's G (scale 2, ratio 4). ``g_lr_ratios`` multiply G's rate alone, on top of the scale: the
     balance between the two players.
     """
 

@@ -43,7 +43,7 @@ def test_every_cell_of_a_grid_is_a_valid_config():
 def test_g_lr_ratios_change_only_the_generators_rate():
     grid = Grid(model="dcgan", losses=("nonsaturating",), lr_scales=(2.0,), g_lr_ratios=(1.0, 2.0), beta1s=(0.5,))
     configs = [grid.config(setting, seed=0, out="x") for setting in grid.settings()]
-    assert [(c.lr_g, c.lr_d) for c in configs] == [(4e-4, 4e-4), (8e-4, 4e-4)]     # the second: today's default
+    assert [(c.lr_g, c.lr_d) for c in configs] == [(4e-4, 4e-4), (8e-4, 4e-4)]
 
 
 def test_each_run_is_the_minigan_train_command_of_its_config():
