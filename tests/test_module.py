@@ -189,3 +189,12 @@ def test_every_layer_gives_the_same_results_for_non_contiguous_inputs(rng, label
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_named_layers_walks_depth_first_with_the_prefixes_of_the_names():
+    inner = mg.nn.Sequential(mg.nn.Dense(2, 3), mg.nn.BatchNorm1d(3))
+    outer = mg.nn.Sequential(mg.nn.Dense(4, 2), inner)
+    assert [(prefix, type(layer).__name__) for prefix, layer in outer.named_layers()] == [
+        ("", "Sequential"), ("0.", "Dense"), ("1.", "Sequential"), ("1.0.", "Dense"), ("1.1.", "BatchNorm1d")]
+    assert [name for name, _ in outer.named_parameters()] == ["0.W", "0.b", "1.0.W", "1.0.b", "1.1.gamma", "1.1.beta"]
+    assert [name for name, _ in outer.named_buffers()] == ["1.1.running_mean", "1.1.running_var"]
