@@ -12,7 +12,8 @@ reads "for every element y[n, o, i, j]".
 
 Each backward is written with the adjoint said in code: Conv2d's input gradient *is* a
 ConvTranspose2d forward with the same weights, and ConvTranspose2d's input gradient *is* a
-Conv2d forward. Only the weight gradients need loops of their own.
+Conv2d forward. The weight gradients share one loop (``weight_gradient``) with the roles of the
+input and the upstream gradient swapped.
 """
 import itertools
 
@@ -92,14 +93,8 @@ def conv2d_backward(x, W, dy, stride, padding):
     dW[o, c, a, e] = sum over n, i, j of dy[n, o, i, j] * xpad[n, c, i*sh + a, j*sw + e].
     db[o] = sum over n, i, j of dy[n, o, i, j].
     """
-    sh, sw = stride
     dx = conv_transpose2d(dy, W, _zeros(W.shape[1], dy), stride, padding, out_size=x.shape[2:])
-    xpad = pad(x, padding)
-    N, C_out, Hout, Wout = dy.shape
-    dW = _zeros(W.shape, W)
-    for o, c, a, e in indices(*W.shape):
-        for n, i, j in indices(N, Hout, Wout):
-            dW[o, c, a, e] += dy[n, o, i, j] * xpad[n, c, i * sh + a, j * sw + e]
+    dW = weight_gradient(x, dy, W.shape, stride, padding)
     db = dy.sum(axis=(0, 2, 3))                       # one sum per output channel
     return dx, dW, db
 
@@ -109,19 +104,31 @@ def conv_transpose2d_backward(x, W, dy, stride, padding):
 
     dx = conv2d(dy, W, 0): the adjoint of the input map, with the same weights
          (W (C_in, C_out, kh, kw) read as a convolution from C_out to C_in channels).
-    dW[c, o, a, e] = sum over n, i, j of x[n, c, i, j] * dypad[n, o, i*sh + a, j*sw + e].
+    dW[c, o, a, e] = sum over n, i, j of x[n, c, i, j] * dypad[n, o, i*sh + a, j*sw + e]:
+         Conv2d's weight gradient with the roles of x and dy swapped.
     db[o] = sum over n, p, q of dy[n, o, p, q].
     """
-    sh, sw = stride
     dx = conv2d(dy, W, _zeros(W.shape[0], dy), stride, padding)
-    dypad = pad(dy, padding)
-    N, C_in, H, Wd = x.shape
-    dW = _zeros(W.shape, W)
-    for c, o, a, e in indices(*W.shape):
-        for n, i, j in indices(N, H, Wd):
-            dW[c, o, a, e] += x[n, c, i, j] * dypad[n, o, i * sh + a, j * sw + e]
+    dW = weight_gradient(dy, x, W.shape, stride, padding)
     db = dy.sum(axis=(0, 2, 3))
     return dx, dW, db
+
+
+def weight_gradient(inp, upstream, shape, stride, padding):
+    """dW[o, c, a, e] = sum over n, i, j of upstream[n, o, i, j] * inpad[n, c, i*sh + a, j*sw + e].
+
+    Each weight meets every pair of an upstream entry and the input pixel its window puts under
+    it. Conv2d's dW is this with (inp, upstream) = (x, dy); ConvTranspose2d's with (dy, x).
+    Shapes: inp (N, C, H, W), padded here; upstream (N, O, H', W') -> dW of ``shape`` (O, C, kh, kw).
+    """
+    sh, sw = stride
+    inpad = pad(inp, padding)
+    N, _, H, Wd = upstream.shape
+    dW = _zeros(shape, upstream)
+    for o, c, a, e in indices(*shape):
+        for n, i, j in indices(N, H, Wd):
+            dW[o, c, a, e] += upstream[n, o, i, j] * inpad[n, c, i * sh + a, j * sw + e]
+    return dW
 
 
 def im2col(xpad, kernel, stride, out_size):
