@@ -191,7 +191,7 @@ def check_loss(loss, real_scores, fake_scores, eps=1e-6, rtol=1e-5, atol=1e-8):
     label = repr(loss)
     for name, analytic, numeric in pairs:
         assert_gradients_close(name, analytic, numeric, rtol, atol, label)
-    scale = max(max(float(abs(a).max()), float(abs(n).max())) for _, a, n in pairs)
+    scale = max(max(_max_abs(a), _max_abs(n)) for _, a, n in pairs)
     return {name: rel_error(analytic, numeric, scale) for name, analytic, numeric in pairs}
 
 
@@ -232,7 +232,7 @@ def check_game(G, D, loss, real, z, seed=0, eps=1e-6, rtol=1e-5, atol=1e-6, n_di
     game.d_gradients(D, loss, real, fake)
 
     def d_value(_):
-        return float(loss.d_loss_real(D(real))[0] + loss.d_loss_fake(D(fake))[0])
+        return float(loss.d_loss(D(real), D(fake))[0])
 
     G.zero_grad()
     game.g_gradients(G, D, loss, G(z))

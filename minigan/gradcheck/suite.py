@@ -9,6 +9,7 @@ trainer's own functions; each such row sums up all of that player's parameter ar
 """
 import argparse
 import copy
+import functools
 import sys
 import time
 
@@ -115,18 +116,21 @@ def game_cases(seed=0, width=4, z_dim=4, N=3, margin=2e-5):
     for model in models.MODELS:
         for name in losses.NAMES:
             G, D = models.build(model, z_dim=z_dim, rng=rng, width=width)
+            probe_G, probe_D = copy.deepcopy(G).astype("float64"), copy.deepcopy(D).astype("float64")
             for _ in range(100):
                 real = backend.asarray(rng.uniform(0.0, 1.0, (N, 1, 28, 28)), "float64")
                 z = backend.asarray(rng.standard_normal((N, z_dim)), "float64")
-                if _distance_to_kinks(G, D, real, z) >= margin:
+                if _distance_to_kinks(probe_G, probe_D, real, z) >= margin:
                     break
             result.append((model, losses.get(name), G, D, real, z))
     return result
 
 
 def _distance_to_kinks(G, D, real, z):
-    """The smallest |input| of any LeakyReLU in G(z), D(real), D(G(z)), and of any score ∓ 1, in float64."""
-    G, D = copy.deepcopy(G).astype("float64"), copy.deepcopy(D).astype("float64")
+    """The smallest |input| of any LeakyReLU in G(z), D(real), D(G(z)), and of any score ∓ 1.
+
+    G and D are float64 copies of the case's networks (their BatchNorm statistics move here).
+    """
     distance = np.inf
 
     def run(network, x):
@@ -151,9 +155,9 @@ def _checks(seed):
     checks += [(label, lambda f=f, s=s: check_function(f, s, label, name="logits").items())
                for label, f, s in classifier_loss_cases(seed)]
     for model, loss, G, D, real, z in game_cases(seed):
+        both = functools.cache(functools.partial(check_game, G, D, loss, real, z, seed=seed))   # one check, two rows
         for player, name in (("D", "D on real and fake"), ("G", "G through D")):
-            checks.append((f"GAN {model} {loss.name}: {name}",
-                           lambda player=player, args=(G, D, loss, real, z): _summary(check_game(*args, seed=seed)[player])))
+            checks.append((f"GAN {model} {loss.name}: {name}", lambda player=player, both=both: _summary(both()[player])))
     return checks
 
 
