@@ -195,7 +195,7 @@ def _cell(value):
 
 
 def _setting_of(row):
-    return Setting(row["loss"], row["lr_scale"], row.get("g_lr_ratio", 1.0), row["beta1"], row["d_steps"])
+    return Setting(*(row[field] for field in Setting._fields))
 
 
 def summarise(rows):
