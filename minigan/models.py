@@ -5,9 +5,9 @@ Each builder returns ``(G, D)``: G maps noise z (N, z_dim) to images (N, 1, 28, 
 sample, (N, 1): a logit for the sigmoid losses, used as is by lsgan, hinge and wasserstein.
 """
 from .backend import as_rng
-from .checks import is_int
 from .nn import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dense, Flatten, LeakyReLU,
                  Reshape, Sequential, Sigmoid)
+from .nn.sizes import check_sizes
 
 MODELS = ("dcgan", "mlp")
 
@@ -22,7 +22,7 @@ def mlp_gan(z_dim=100, rng=None, init="torch", width=128):
     generator collapses to a single blob. ``width`` (128) sets the hidden sizes, width and
     2*width; the gradient-check table uses a narrow copy.
     """
-    _check_width("mlp_gan", width)
+    check_sizes("mlp_gan", width=width)
     rng = as_rng(rng)
     G = Sequential(
         Dense(z_dim, width, init=init, rng=rng), LeakyReLU(0.2),
@@ -50,7 +50,7 @@ def dcgan(z_dim=100, rng=None, init="dcgan", width=64):
     Weights N(0, 0.02²) by default, the DCGAN recipe. ``width`` (64) sets the channel counts,
     width and 2*width (64 and 128 above); the gradient-check table uses a narrow copy.
     """
-    _check_width("dcgan", width)
+    check_sizes("dcgan", width=width)
     c1, c2 = width, 2 * width
     rng = as_rng(rng)
     G = Sequential(
@@ -65,11 +65,6 @@ def dcgan(z_dim=100, rng=None, init="dcgan", width=64):
         Flatten(), Dense(c2 * 7 * 7, 1, init=init, rng=rng),
     )
     return G, D
-
-
-def _check_width(owner, width):
-    if not is_int(width, 1):
-        raise ValueError(f"{owner}: width must be a positive int, got {width!r}")
 
 
 def build(name, z_dim=100, rng=None, width=None):
