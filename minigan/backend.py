@@ -119,6 +119,30 @@ def to_numpy(a):
     return a.get() if is_cupy_array(a) else np.asarray(a)
 
 
+def matmul(a, b):
+    """The matrix product a @ b, on either backend.
+
+    On CuPy a 2-D float product calls cuBLAS directly (``minigan.cuda.gemm``): the same library
+    CuPy uses, but callable while a CUDA graph is being recorded, which CuPy's own ``@`` refuses.
+    """
+    if is_cupy_array(a):
+        from . import cuda
+        return cuda.matmul(a, b)
+    return a @ b
+
+
+def sum_rows(X):
+    """The sum over every axis but the last, ``X.sum(axis=(0, ..., X.ndim - 2))``: a bias gradient.
+
+    On CuPy it is one cuBLAS product with a row of ones (``minigan.cuda.sum_rows``): CuPy's own
+    reduction over a long leading axis runs each of the few columns on one thread block.
+    """
+    if is_cupy_array(X):
+        from . import cuda
+        return cuda.sum_rows(X.reshape(-1, X.shape[-1]))
+    return X.sum(axis=tuple(range(X.ndim - 1)))
+
+
 def asarray(a, dtype=None):
     """Move host data ``a`` onto the active backend, optionally casting to ``dtype``."""
     return xp().asarray(a, dtype=dtype)

@@ -23,7 +23,7 @@ roughly Lipschitz.
 """
 import math
 
-from . import backend
+from . import backend, cuda
 from .checks import is_int, is_number
 from .flat import FlatParameters
 from .nn.module import Parameter
@@ -234,6 +234,8 @@ class Adam(Optimizer):
         self.eps = _positive_number("Adam", "eps", eps)
 
     def _update(self, data, g, state):
+        if backend.is_cupy_array(data) and data is getattr(self.flat, "data", None):
+            return self._fused_update(data, g, state)
         beta1, beta2 = self.betas
         m, v = state["m"], state["v"]
         m *= beta1                                                    # step 2
@@ -245,6 +247,20 @@ class Adam(Optimizer):
         denom /= math.sqrt(1.0 - beta2 ** self.t)
         denom += self.eps
         data -= step_size * (m / denom)
+
+    def _fused_update(self, data, g, state):
+        """Steps 2-3 over the flat buffers in one GPU kernel (``minigan.cuda.adam_update``).
+
+        Its bias corrections come from a device copy of t that the kernel advances, so a step
+        recorded in a CUDA graph (``minigan.graph``) uses the right t on every replay.
+        """
+        if getattr(self, "_t_device", None) is None:
+            self._t_device = cuda.step_counter(self.t - 1)
+        cuda.adam_update(data, g, state["m"], state["v"], self._t_device, self.lr, self.betas, self.eps)
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self._t_device = None                                         # re-read from t at the next step
 
     def _hyperparameters(self):
         return dict(super()._hyperparameters(), betas=self.betas, eps=self.eps)

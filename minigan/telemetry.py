@@ -7,11 +7,18 @@ saturating (see docs/derivations.md).
 import json
 import math
 
-from . import backend
+from . import backend, cuda
 
 
 def grad_norm(params):
-    """Global L2 norm of the gradients, sqrt(sum over parameters of sum(grad²)), as a scalar on their device."""
+    """Global L2 norm of the gradients, sqrt(sum over parameters of sum(grad²)), as a scalar on their device.
+
+    On CuPy, gradients that fill one flat buffer (an optimizer's, ``minigan.flat``) take one reduction.
+    """
+    flat = params[0].grad.base
+    if backend.is_cupy_array(flat) and sum(p.grad.size for p in params) == flat.size and all(
+            p.grad.base is flat for p in params):
+        return cuda.grad_norm(flat)
     total = sum((p.grad * p.grad).sum() for p in params)
     return backend.xp_of(params[0].grad).sqrt(total)
 

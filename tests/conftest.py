@@ -24,6 +24,14 @@ def xp(request):
 
 
 @pytest.fixture
+def cupy():
+    """The cupy module, with the backend set to it; skips without CuPy or a GPU."""
+    module = _cupy_or_skip()
+    backend.set_backend("cupy")
+    return module
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(1234)
 

@@ -13,17 +13,6 @@ from minigan.gradcheck.suite import cases
 pytestmark = pytest.mark.gpu
 
 
-@pytest.fixture
-def cupy():
-    cupy = pytest.importorskip("cupy")
-    try:
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            pytest.skip("CuPy sees no CUDA device")
-    except Exception as error:
-        pytest.skip(f"no usable CUDA device: {error}")
-    return cupy
-
-
 def _run(label, seed, dtype):
     """Build case ``label`` on the active backend, run forward and backward; return host arrays."""
     _, layer, x = next(c for c in cases(seed) if c[0] == label)

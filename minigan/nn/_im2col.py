@@ -20,7 +20,7 @@ computes that offset by offset: the columns of W_mat for offset (a, b) are the w
 slice W[:, :, a, b], so each offset is one small matrix product whose result is added
 while still in cache, and the full (rows, kh*kw*C) product is never stored.
 """
-from .. import backend
+from .. import backend, cuda
 
 
 def pad_hw(x, padding):
@@ -82,8 +82,10 @@ def matmul_col2im(A, W, grid, padded_shape, stride):
     """col2im(A @ W_mat) without forming A @ W_mat: out[n, i*sh + a, j*sw + b, :] += (A @ W[:, :, a, b])[n, i, j, :].
 
     Shapes: A (N*Hg*Wg, K) with rows ordered (n, i, j) over the grid (N, Hg, Wg); W (K, C, kh, kw);
-    out (N, Hp, Wp, C) = padded_shape.
+    out (N, Hp, Wp, C) = padded_shape. On CuPy: ``minigan.cuda.matmul_col2im``, one GEMM and one gather kernel.
     """
+    if backend.is_cupy_array(A):
+        return cuda.matmul_col2im(A, W, grid, padded_shape, stride)
     N, Hg, Wg = grid
     K, C, kh, kw = W.shape
     xp = backend.xp_of(A)

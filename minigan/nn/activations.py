@@ -13,7 +13,7 @@ than ``where`` with a data-dependent mask), the output y for Sigmoid and Tanh.
 Shapes: any; y and dx have x's shape and dtype.
 Derivation: docs/derivations.md, "Elementwise activations" (steps 1-3). Tests: tests/test_activations.py.
 """
-from .. import backend
+from .. import backend, cuda
 from .module import Layer
 
 
@@ -37,15 +37,14 @@ class LeakyReLU(Layer):
 
     def forward(self, x):
         self._check_input(x)
-        scale = (x > 0).astype(x.dtype)          # 1 where x > 0, else 0
-        scale *= 1.0 - self.negative_slope
-        scale += self.negative_slope             # 1 where x > 0, else negative_slope
+        y, scale = leaky_relu(x, self.negative_slope)
         self._save(x.shape, scale, x.dtype)
-        return x * scale
+        return y
 
     def backward(self, dy):
         """dx = dy * scale, the per-element slope saved by forward (step 1)."""
-        return dy * self._pop_cache(dy)
+        scale = self._pop_cache(dy)
+        return cuda.multiply(dy, scale) if backend.is_cupy_array(dy) else dy * scale
 
     def __repr__(self):
         return f"LeakyReLU(negative_slope={self.negative_slope})"
@@ -107,3 +106,13 @@ class Tanh(Layer):
         """dx = dy * (1 - y²), from the saved output y (step 3)."""
         y = self._pop_cache(dy)
         return dy * (1.0 - y * y)
+
+
+def leaky_relu(x, slope):
+    """(y, scale): scale = 1 where x > 0 else slope, y = x * scale (LeakyReLU's step 1); one kernel on CuPy."""
+    if backend.is_cupy_array(x):
+        return cuda.leaky_relu(x, slope)
+    scale = (x > 0).astype(x.dtype)          # 1 where x > 0, else 0
+    scale *= 1.0 - slope
+    scale += slope                           # 1 where x > 0, else slope
+    return x * scale, scale

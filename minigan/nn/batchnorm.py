@@ -24,7 +24,7 @@ running_var = (1 - momentum) * running_var + momentum * var * m / (m - 1) (unbia
 eps = 1e-5, momentum = 0.1, as in PyTorch. Unlike PyTorch, a channel whose batch statistics are not
 finite keeps its running statistics (its output for that batch is NaN all the same).
 """
-from .. import backend
+from .. import backend, cuda
 from .module import Layer, Parameter
 from .sizes import check_sizes
 
@@ -62,29 +62,39 @@ class _BatchNorm(Layer):
 
     def forward(self, x):
         self._check_input(x, self._dims())
-        xp = backend.xp_of(x)
         X = self._to_rows(x)                                             # (m, C)
-        m = X.shape[0]
-        ones = xp.ones(m, dtype=X.dtype)                                 # column sums as one BLAS product
         if self.training:
-            if m < 2:
+            if X.shape[0] < 2:
                 raise ValueError(f"{self!r}: training mode needs more than one value per channel, "
                                  f"got x of shape {tuple(x.shape)}; use a larger batch or .eval()")
-            mu = (ones @ X) / m                                          # step 1 of the module docstring
-            xc = X - mu
-            var = (ones @ (xc * xc)) / m
-            inv_std = 1.0 / xp.sqrt(var + self.eps)
-            self._update_running_stats(mu, var, m)
+            Y, xhat, inv_std = self._batch_forward(X)
         else:
-            xc = X - self.running_mean                                   # step 5
-            inv_std = 1.0 / xp.sqrt(self.running_var + self.eps)
+            xhat = X - self.running_mean                                 # step 5
+            inv_std = 1.0 / backend.xp_of(x).sqrt(self.running_var + self.eps)
+            xhat *= inv_std
+            Y = xhat * self.gamma.data
+            Y += self.beta.data
+        y = self._from_rows(Y, x.shape)
+        self._save(y.shape, (xhat, inv_std, self.training), y.dtype)
+        return y
+
+    def _batch_forward(self, X):
+        """Step 1 with the batch's statistics, which also move the running ones: (Y, xhat, inv_std)."""
+        if backend.is_cupy_array(X):                                     # the same in four launches
+            return cuda.batchnorm_forward(X, self.gamma.data, self.beta.data, self.eps, self.momentum,
+                                          self.running_mean, self.running_var)
+        m = X.shape[0]
+        ones = backend.xp_of(X).ones(m, dtype=X.dtype)                   # column sums as one BLAS product
+        mu = (ones @ X) / m
+        xc = X - mu
+        var = (ones @ (xc * xc)) / m
+        inv_std = 1.0 / backend.xp_of(X).sqrt(var + self.eps)
+        self._update_running_stats(mu, var, m)
         xhat = xc
         xhat *= inv_std
         Y = xhat * self.gamma.data
         Y += self.beta.data
-        y = self._from_rows(Y, x.shape)
-        self._save(y.shape, (xhat, inv_std, self.training, ones), y.dtype)
-        return y
+        return Y, xhat, inv_std
 
     def _update_running_stats(self, mu, var, m):
         """Move the running statistics towards this batch's (module docstring, last paragraph).
@@ -102,9 +112,13 @@ class _BatchNorm(Layer):
 
     def backward(self, dy):
         """Add dgamma and dbeta into the gradients (step 2); return dx (step 4 fused, or step 5 in eval mode)."""
-        xhat, inv_std, training, ones = self._pop_cache(dy)
+        xhat, inv_std, training = self._pop_cache(dy)
         dY = self._to_rows(dy)                                           # (m, C)
+        if training and backend.is_cupy_array(dY):                       # the same in four launches
+            grads = None if self.frozen else (self.gamma.grad, self.beta.grad)
+            return self._from_rows(cuda.batchnorm_backward(dY, xhat, inv_std, self.gamma.data, grads), dy.shape)
         m = dY.shape[0]
+        ones = backend.xp_of(dY).ones(m, dtype=dY.dtype)
         dbeta = ones @ dY                                                # step 2
         dgamma = ones @ (dY * xhat)
         if not self.frozen:

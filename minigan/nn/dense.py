@@ -5,6 +5,7 @@ Derivation (docs/derivations.md, "Dense"), with y[n, k] = sum_i x[n, i] * W[i, k
 1. dL/dW[i, k] = sum_n x[n, i] * dy[n, k], so dW = x.T @ dy, and db = sum_n dy[n].
 2. dL/dx[n, i] = sum_k dy[n, k] * W[i, k], so dx = dy @ W.T.
 """
+from ..backend import matmul, sum_rows
 from .init import make_weight_and_bias
 from .module import Layer, Parameter
 from .sizes import check_sizes
@@ -38,7 +39,7 @@ class Dense(Layer):
 
     def forward(self, x):
         self._check_input(x, ("N", self.in_features))
-        y = x @ self.W.data
+        y = matmul(x, self.W.data)
         y += self.b.data
         self._save(y.shape, x, y.dtype)
         return y
@@ -47,9 +48,9 @@ class Dense(Layer):
         """Add dW = x.T @ dy and db = sum_n dy into the gradients (step 1); return dx = dy @ W.T (step 2)."""
         x = self._pop_cache(dy)
         if not self.frozen:
-            self.W.grad += x.T @ dy
-            self.b.grad += dy.sum(axis=0)
-        return dy @ self.W.data.T if self.needs_dx else None
+            self.W.grad += matmul(x.T, dy)
+            self.b.grad += sum_rows(dy)
+        return matmul(dy, self.W.data.T) if self.needs_dx else None
 
     def __repr__(self):
         return f"Dense({self.in_features}, {self.out_features})"
