@@ -72,6 +72,8 @@ class TrainConfig:
                             choices=backend.BACKENDS)
     log_every: int = _setting(50, "Steps between log lines (and between checks of the weights for NaN).")
     layer_norms: bool = _setting(False, "Also record each layer's gradient norm in metrics.jsonl.")
+    eager: bool = _setting(False, "On the cupy backend, run every step op by op instead of replaying it as one "
+                                  "CUDA graph (slower; for debugging). --layer-norms implies it.")
     n_samples: int = _setting(64, "Images in each sample grid.")
     max_steps: int = _setting(None, "Stop after this many steps in all, with a checkpoint to resume from "
                                     "(default: no limit).", metavar="N")

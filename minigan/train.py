@@ -21,6 +21,7 @@ from . import backend, checkpoint, data, losses, plots, runsetup, telemetry
 from .config import MODEL_DEFAULTS, TrainConfig
 from .errors import ConfigError, TrainingDiverged
 from .game import gan_step
+from .graph import CapturedStep
 from .optim import Adam
 from .progress import ProgressBar, StopRequest
 from .runfolder import RunFolder
@@ -69,6 +70,8 @@ class Run:
         self.batches = data.Batches(images, config.batch_size, self.data_rng)
         self.scorer = scorer_for(config, log)
         self.average = WeightAverage(self.G, config.ema) if config.ema else None
+        self.captured = (CapturedStep(self.G, self.D, self.loss, self.opt_g, self.opt_d)
+                         if backend.get_backend() == "cupy" and not (config.eager or config.layer_norms) else None)
         self.epoch, self.batch, self.step, self.perm = 0, 0, 0, None
         self.saved_step, self.record, self.files = None, None, None
         self.epoch_records, self.epoch_started, self.pending = [], time.perf_counter(), []
@@ -182,8 +185,12 @@ class Run:
         """One iteration of the game on a real batch; its record waits on the device for ``flush``."""
         t0 = time.perf_counter()
         z = backend.asarray(self.noise_rng.standard_normal((len(real), self.config.z_dim)), "float32")
-        record = gan_step(self.G, self.D, self.loss, self.opt_g, self.opt_d, real, z,
-                          update_g=(self.step + 1) % self.config.d_steps == 0, layer_norms=self.config.layer_norms)
+        update_g = (self.step + 1) % self.config.d_steps == 0
+        if self.captured is not None:                  # the same step, replayed from a CUDA graph
+            record = self.captured(real, z, update_g=update_g)
+        else:
+            record = gan_step(self.G, self.D, self.loss, self.opt_g, self.opt_d, real, z, update_g=update_g,
+                              layer_norms=self.config.layer_norms)
         if self.average is not None and "loss_g" in record:
             self.average.update(self.G)
         self.step, self.batch = self.step + 1, self.batch + 1
