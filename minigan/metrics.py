@@ -25,6 +25,7 @@ import functools
 
 import numpy as np
 
+from . import backend
 from . import classifier as _classifier
 from .checks import is_int
 
@@ -32,13 +33,14 @@ N_DEFAULT = 1000
 COVERAGE_SHARE = 0.02
 
 
-@functools.lru_cache(maxsize=1)
-def _shipped():
+@functools.lru_cache(maxsize=len(backend.BACKENDS))
+def _shipped(backend_name):
+    """The shipped classifier, loaded once per backend: its weights live on the backend active at loading."""
     return _classifier.load()
 
 
 def _judge(classifier):
-    return _shipped() if classifier is None else classifier
+    return _shipped(backend.get_backend()) if classifier is None else classifier
 
 
 def gaussian_fit(features):

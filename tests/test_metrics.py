@@ -60,3 +60,11 @@ def test_metric_arguments_are_checked(digits):
         metrics.precision_recall(heldout, heldout, k=0)
     with pytest.raises(ValueError, match=r"images must be \(N, 1, 28, 28\)"):
         metrics.fid(heldout, np.zeros((10, 28, 28), np.float32))
+
+
+def test_the_shipped_classifier_follows_the_backend(cupy):
+    mg.set_backend("numpy")
+    on_numpy = mg.metrics._judge(None)
+    mg.set_backend("cupy")
+    on_cupy = mg.metrics._judge(None)
+    assert on_numpy is not on_cupy and isinstance(on_cupy.features[0].W.data, cupy.ndarray)
