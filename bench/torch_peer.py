@@ -27,7 +27,7 @@ def torch_copy(model, dtype="float32", device="cpu"):
     """A torch.nn.Sequential computing what the minigan Sequential ``model`` computes, with its weights."""
     torch = require_torch()
     nn, mg_nn = torch.nn, sys.modules["minigan"].nn
-    tensor = lambda a: torch.tensor(np.asarray(a), dtype=getattr(torch, dtype))   # noqa: E731
+    tensor = lambda a: torch.tensor(sys.modules["minigan"].to_numpy(a), dtype=getattr(torch, dtype))  # noqa: E731
     layers = []
     for layer in model:
         name = type(layer).__name__

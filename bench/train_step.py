@@ -83,7 +83,7 @@ def _timed(step, sync, min_time, min_steps=5):
     return 1e3 * statistics.median(times)
 
 
-def _minigan_step(model, batch, backend):
+def _minigan_step(model, batch, backend, eager=False):
     mg.set_backend(backend)
     G, D = mg.models.build(model, rng=0)
     loss = mg.losses.get("nonsaturating")
@@ -91,8 +91,11 @@ def _minigan_step(model, batch, backend):
     opt_g = mg.optim.Adam(G.parameters(), lr=defaults["lr_g"])
     opt_d = mg.optim.Adam(D.parameters(), lr=defaults["lr_d"])
     real, z = (mg.backend.asarray(a) for a in _inputs(model, batch))
-    sync = (lambda: sys.modules["cupy"].cuda.Device().synchronize()) if backend == "cupy" else (lambda: None)
-    return (lambda: mg.game.gan_step(G, D, loss, opt_g, opt_d, real, z)), sync
+    if backend == "numpy":
+        return (lambda: mg.game.gan_step(G, D, loss, opt_g, opt_d, real, z)), (lambda: None)
+    step = (lambda *a: mg.game.gan_step(G, D, loss, opt_g, opt_d, *a)) if eager else \
+        mg.graph.CapturedStep(G, D, loss, opt_g, opt_d)
+    return (lambda: step(real, z)), sys.modules["cupy"].cuda.Device().synchronize
 
 
 def _torch_step(model, batch, backend, threads):
@@ -112,8 +115,8 @@ def worker(framework, model, batches, backend, threads, min_time):
         mg.backend.tune_allocator()
     out = {}
     for batch in batches:
-        step, sync = (_minigan_step(model, batch, backend) if framework == "minigan"
-                      else _torch_step(model, batch, backend, threads))
+        step, sync = (_torch_step(model, batch, backend, threads) if framework == "torch"
+                      else _minigan_step(model, batch, backend, eager=framework == "eager"))
         out[batch] = _timed(step, sync, min_time)
     out["peak_mb"] = peak_mb()
     print(json.dumps(out))
@@ -204,7 +207,7 @@ def main():
         loss, grads = check_same_step(model)
         print(f"{model}: one step compared first: losses agree to {loss:.1e}, gradients to {grads:.1e} "
               "(max |a - b| over a network's gradients relative to its largest; float32)")
-        runs = {"minigan": [], "torch": []}
+        runs = {"minigan": [], "torch": []} if args.backend == "numpy" else {"minigan": [], "eager": [], "torch": []}
         for _ in range(rounds):
             for framework in runs:
                 out = subprocess.run([sys.executable, __file__, "--worker", framework, model, "--backend", args.backend,
@@ -214,9 +217,10 @@ def main():
                     sys.exit(f"{framework} worker failed:\n{out.stderr}")
                 runs[framework].append(json.loads(out.stdout))
         rows += _rows(model, batches, runs)
-    print("\n| model | batch | minigan ms | torch ms | ratio | ratio range | images/s | GFLOP/s "
+    eager = " (CUDA graph) | minigan eager ms" if args.backend == "cupy" else ""
+    print(f"\n| model | batch | minigan ms{eager} | torch ms | ratio | ratio range | images/s | GFLOP/s "
           "| peak MB of the process (minigan / torch) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|" + ("---|" if eager else ""))
     print("\n".join(rows))
 
 
@@ -228,7 +232,8 @@ def _rows(model, batches, runs):
         ratios = [a / b for a, b in zip(ours, theirs)]
         ms = statistics.median(ours)
         peak = f"{max(r['peak_mb'] for r in runs['minigan']):.0f} / {max(r['peak_mb'] for r in runs['torch']):.0f}"
-        rows.append(f"| {model} | {batch} | {ms:.2f} | {statistics.median(theirs):.2f} | "
+        eager = f" {statistics.median(r[str(batch)] for r in runs['eager']):.2f} |" if "eager" in runs else ""
+        rows.append(f"| {model} | {batch} | {ms:.2f} |{eager} {statistics.median(theirs):.2f} | "
                     f"{statistics.median(ratios):.2f} | {min(ratios):.2f}-{max(ratios):.2f} | {1e3 * batch / ms:.0f} | "
                     f"{matmul_gflop(model, batch) / (ms / 1e3):.0f} | {peak} |")
     return rows
