@@ -3,6 +3,8 @@
 The trainer (``train.Run``) calls these while it checks everything, before it writes anything.
 """
 import dataclasses
+import math
+import os
 import pathlib
 
 import numpy as np
@@ -18,11 +20,31 @@ def lower_lr(lr, default):
 
 
 def build_models(config):
+    too_large = ConfigError("z_dim", f"{config.z_dim} makes the {config.model} networks too large for this "
+                                     "machine's memory (use a smaller --z-dim)")
+    if config.z_dim > 10_000 and init_bytes(config.model, config.z_dim) > physical_memory():
+        raise too_large                            # before any allocation: with overcommit, one would not fail
     try:
         return models.build(config.model, config.z_dim, rng=config.seed)
     except MemoryError:
-        raise ConfigError("z_dim", f"{config.z_dim} makes the {config.model} networks too large for this "
-                                   "machine's memory (use a smaller --z-dim)") from None
+        raise too_large from None
+
+
+def init_bytes(model, z_dim):
+    """Bytes that building ``model`` for ``z_dim`` needs at its peak: float32 weights plus the float64 draws.
+
+    The parameter count is linear in z_dim (only G's first layer reads z), so two tiny builds give it.
+    """
+    counts = [sum(p.data.size for net in models.build(model, z, rng=0) for p in net.parameters()) for z in (1, 2)]
+    return 12 * (counts[0] + (z_dim - 1) * (counts[1] - counts[0]))
+
+
+def physical_memory():
+    """This machine's memory in bytes (infinite where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return math.inf
 
 
 def clip_value(config, loss):
