@@ -219,7 +219,7 @@ def main():
         rows += _rows(model, batches, runs)
     eager = " (CUDA graph) | minigan eager ms" if args.backend == "cupy" else ""
     print(f"\n| model | batch | minigan ms{eager} | torch ms | ratio | ratio range | images/s | GFLOP/s "
-          "| peak MB of the process (minigan / torch) |")
+          f"| peak {'host ' if args.backend == 'cupy' else ''}MB of the process (minigan / torch) |")
     print("|---|---|---|---|---|---|---|---|---|" + ("---|" if eager else ""))
     print("\n".join(rows))
 
