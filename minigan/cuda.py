@@ -69,8 +69,8 @@ def _operand(a):
     return None
 
 
-def gemm(a, b, out=None):
-    """out = a @ b for 2-D CuPy arrays of one float dtype, by cublasGemmEx on CuPy's handle and stream.
+def gemm(a, b):
+    """a @ b for 2-D CuPy arrays of one float dtype, by cublasGemmEx on CuPy's handle and stream.
 
     Row-major C (m, n) = A (m, k) @ B (k, n) is, read column-major, C.T = B.T @ A.T, so cuBLAS is
     asked for that product (the two operands swapped). Returns None where this path does not
@@ -85,10 +85,7 @@ def gemm(a, b, out=None):
     if layout_a is None or layout_b is None or min(m, n, k) == 0:
         return None
     cupy = _cupy()
-    if out is None:
-        out = cupy.empty((m, n), dtype=a.dtype)
-    elif not (out.flags.c_contiguous and out.shape == (m, n) and out.dtype == a.dtype):
-        return None
+    out = cupy.empty((m, n), dtype=a.dtype)
     handle = cupy.cuda.device.get_cublas_handle()
     _check(lib.cublasSetStream_v2(handle, cupy.cuda.get_current_stream().ptr))
     one, zero, kind = _SCALAR[dtype](1.0), _SCALAR[dtype](0.0), _CUDA_TYPE[dtype]

@@ -36,17 +36,21 @@ class CapturedStep:
 
     ``step(real, z, update_g=True)`` returns the same record as ``gan_step`` (device scalars).
     One graph is recorded per input shape and ``update_g``; the first call for each runs eagerly.
+    Where recording fails (a CuPy without the cuBLAS entry point minigan calls, say), the reason
+    goes to ``log`` once, ``unavailable`` holds it, and every step runs eagerly.
     """
 
-    def __init__(self, G, D, loss, opt_g, opt_d):
+    def __init__(self, G, D, loss, opt_g, opt_d, log=None):
         self.G, self.D, self.loss, self.opt_g, self.opt_d = G, D, loss, opt_g, opt_d
         self.cupy = sys.modules.get("cupy")
         if self.cupy is None or backend.get_backend() != "cupy":
             raise CaptureError("CapturedStep: CUDA graphs need the cupy backend (minigan.set_backend('cupy'))")
         self.stream = self.cupy.cuda.Stream(non_blocking=True)
-        self.graphs = {}
+        self.graphs, self.log, self.unavailable = {}, log, None
 
     def __call__(self, real, z, update_g=True):
+        if self.unavailable is not None:
+            return gan_step(self.G, self.D, self.loss, self.opt_g, self.opt_d, real, z, update_g)
         key = (tuple(real.shape), tuple(z.shape), real.dtype.name, z.dtype.name, bool(update_g))
         entry = self.graphs.get(key)
         if entry is None or entry["fingerprint"] != self._fingerprint():
@@ -70,19 +74,40 @@ class CapturedStep:
         with cupy.cuda.using_allocator(pool.malloc), self.stream:
             record = gan_step(self.G, self.D, self.loss, self.opt_g, self.opt_d, inputs["real"], inputs["z"], update_g)
             self.stream.synchronize()
-            fingerprint, counters = self._fingerprint(), (self.opt_g.t, self.opt_d.t)
-            self.stream.begin_capture()
+            fingerprint = self._fingerprint()
+            try:
+                graph, names, packed = self._capture(inputs, update_g)
+            except Exception as error:                  # the same step just ran eagerly: only recording failed
+                self._give_up(error)
+        cupy.cuda.get_current_stream().wait_event(self.stream.record())
+        if self.unavailable is None:
+            self.graphs[key] = dict(inputs, graph=graph, pool=pool, record=packed, names=names,
+                                    fingerprint=fingerprint)
+        return record
+
+    def _capture(self, inputs, update_g):
+        """The step recorded on the private stream, not run: (graph, record names, packed record)."""
+        counters = (self.opt_g.t, self.opt_d.t)
+        self.stream.begin_capture()
+        try:
             try:
                 captured = gan_step(self.G, self.D, self.loss, self.opt_g, self.opt_d, inputs["real"], inputs["z"],
                                     update_g)
                 names = sorted(captured)
-                packed = cupy.stack([cupy.asarray(captured[name], dtype="float64") for name in names])
+                packed = self.cupy.stack([self.cupy.asarray(captured[name], dtype="float64") for name in names])
             finally:
-                graph = self.stream.end_capture()
-                self.opt_g.t, self.opt_d.t = counters          # the recording did not step
-        cupy.cuda.get_current_stream().wait_event(self.stream.record())
-        self.graphs[key] = dict(inputs, graph=graph, pool=pool, record=packed, names=names, fingerprint=fingerprint)
-        return record
+                graph = self.stream.end_capture()      # raises if the capture was invalidated
+        finally:
+            self.opt_g.t, self.opt_d.t = counters      # the recording did not step
+        return graph, names, packed
+
+    def _give_up(self, error):
+        """Run every later step eagerly, and say why once (through ``log``, when given)."""
+        self.unavailable = f"{type(error).__name__}: {error}"
+        self.graphs.clear()
+        if self.log is not None:
+            self.log(f"minigan: the step cannot be recorded as a CUDA graph ({self.unavailable}); "
+                     "every step runs eagerly (slower, the same results)")
 
     def _advance(self, update_g):
         self.opt_d.t += 1

@@ -232,6 +232,7 @@ class Adam(Optimizer):
         super().__init__(params, lr, weight_decay, clip_value)
         self.betas = _betas("Adam", betas)
         self.eps = _positive_number("Adam", "eps", eps)
+        self._t_device = None                                         # t on the GPU, for _fused_update
 
     def _update(self, data, g, state):
         if backend.is_cupy_array(data) and data is getattr(self.flat, "data", None):
@@ -254,7 +255,7 @@ class Adam(Optimizer):
         Its bias corrections come from a device copy of t that the kernel advances, so a step
         recorded in a CUDA graph (``minigan.graph``) uses the right t on every replay.
         """
-        if getattr(self, "_t_device", None) is None:
+        if self._t_device is None:
             self._t_device = cuda.step_counter(self.t - 1)
         cuda.adam_update(data, g, state["m"], state["v"], self._t_device, self.lr, self.betas, self.eps)
 

@@ -70,7 +70,7 @@ class Run:
         self.batches = data.Batches(images, config.batch_size, self.data_rng)
         self.scorer = scorer_for(config, log)
         self.average = WeightAverage(self.G, config.ema) if config.ema else None
-        self.captured = (CapturedStep(self.G, self.D, self.loss, self.opt_g, self.opt_d)
+        self.captured = (CapturedStep(self.G, self.D, self.loss, self.opt_g, self.opt_d, log=log)
                          if backend.get_backend() == "cupy" and not (config.eager or config.layer_norms) else None)
         self.epoch, self.batch, self.step, self.perm = 0, 0, 0, None
         self.saved_step, self.record, self.files = None, None, None

@@ -78,3 +78,17 @@ def test_minigan_train_on_cupy_replays_the_step_and_matches_the_eager_run(cupy, 
     for ours, reference in zip(_weights(results[False]["G"], results[False]["D"]),
                                _weights(results[True]["G"], results[True]["D"])):
         np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_a_step_that_cannot_be_recorded_runs_eagerly_and_says_why(cupy, monkeypatch):
+    monkeypatch.setattr(mg.cuda, "_cublas", lambda: None)     # CuPy's own @ refuses during a capture
+    loss, said = mg.losses.get("nonsaturating"), []
+    eager, graphed = _game("mlp"), _game("mlp")
+    step = CapturedStep(*graphed[:2], loss, *graphed[2:], log=said.append)
+    for real, z in _batches(3, 8):
+        gan_step(*eager[:2], loss, *eager[2:], real, z)
+        step(real, z)
+    assert step.unavailable and len(said) == 1 and "runs eagerly" in said[0]
+    for ours, reference in zip(_weights(*graphed[:2]), _weights(*eager[:2])):
+        np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6)
