@@ -15,8 +15,9 @@ What makes the recorded step right on every replay:
   (``optim.Adam._fused_update``); the optimizers' host counters are advanced here per replay;
 - outputs: the step's record (losses, mean outputs, gradient norms) is packed into one vector
   by the graph and copied out after each replay, so records of earlier steps stay valid;
-- anything rebinding an array the graph uses (``load_state_dict``, ``astype``, a switch between
-  ``train()`` and ``eval()``) changes the step's fingerprint, and the step is recorded again.
+- anything rebinding an array the graph uses (``load_state_dict``, ``astype``), a switch between
+  ``train()`` and ``eval()`` or a new optimizer setting (a learning rate, recorded as a kernel
+  argument) changes the step's fingerprint, and the step is recorded again.
 
 The eager ``game.gan_step`` stays the reference: tests/test_graph.py checks that replays give the
 same weights and records as eager steps (on a GPU; it skips without one).
@@ -122,4 +123,5 @@ class CapturedStep:
         arrays += [a for opt in (self.opt_g, self.opt_d) for state in opt.state for a in state.values()]
         arrays += [opt._t_device for opt in (self.opt_g, self.opt_d) if getattr(opt, "_t_device", None) is not None]
         modes = [layer.training for net in (self.G, self.D) for _, layer in net.named_layers()]
-        return tuple(a.data.ptr for a in arrays) + tuple(modes)
+        settings = [repr(sorted(opt._hyperparameters().items())) for opt in (self.opt_g, self.opt_d)]
+        return tuple(a.data.ptr for a in arrays) + tuple(modes) + tuple(settings)

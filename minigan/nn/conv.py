@@ -108,7 +108,7 @@ class Conv2d(_Conv):
         xpad = pad_hw(x.transpose(0, 2, 3, 1), self.padding)                   # (N, H+2ph, W+2pw, C_in)
         cols = im2col(xpad, self.kernel_size, self.stride, out_size)           # step 1: (N*Hout*Wout, kh*kw*C_in)
         W_mat = self.W.data.transpose(2, 3, 1, 0).reshape(-1, self.out_channels)  # (kh*kw*C_in, C_out)
-        y = matmul(cols, W_mat)                                                     # (N*Hout*Wout, C_out)
+        y = matmul(cols, W_mat)                                                # (N*Hout*Wout, C_out)
         y += self.b.data
         y = y.reshape(N, *out_size, self.out_channels).transpose(0, 3, 1, 2)   # NCHW view, NHWC memory
         self._save(y.shape, (cols, xpad.shape, size), y.dtype)
@@ -120,7 +120,7 @@ class Conv2d(_Conv):
         N, C_out, Hout, Wout = dy.shape
         dy_mat = dy.transpose(0, 2, 3, 1).reshape(N * Hout * Wout, C_out)
         if not self.frozen:                                                    # step 2
-            dW_mat = matmul(cols.T, dy_mat)                                         # (kh*kw*C_in, C_out)
+            dW_mat = matmul(cols.T, dy_mat)                                    # (kh*kw*C_in, C_out)
             self.W.grad += dW_mat.reshape(*self.kernel_size, self.in_channels, C_out).transpose(3, 2, 0, 1)
             self.b.grad += sum_rows(dy_mat)
         if not self.needs_dx:                                                  # the input is data: no dx
@@ -178,11 +178,11 @@ class ConvTranspose2d(_Conv):
         dy_nhwc = dy.transpose(0, 2, 3, 1)                                     # (N, Hout, Wout, C_out)
         dcols = im2col(pad_hw(dy_nhwc, self.padding), self.kernel_size, self.stride, size)  # step 2: (N*H*W, kh*kw*C_out)
         if not self.frozen:                                                    # step 3
-            dW_mat = matmul(x_mat.T, dcols)                                         # (C_in, kh*kw*C_out)
+            dW_mat = matmul(x_mat.T, dcols)                                    # (C_in, kh*kw*C_out)
             self.W.grad += dW_mat.reshape(self.in_channels, *self.kernel_size, self.out_channels).transpose(0, 3, 1, 2)
             self.b.grad += sum_rows(dy_nhwc)
         if not self.needs_dx:
             return None
         W_mat = self.W.data.transpose(0, 2, 3, 1).reshape(self.in_channels, -1)  # (C_in, kh*kw*C_out)
-        dx_mat = matmul(dcols, W_mat.T)                                             # (N*H*W, C_in)
+        dx_mat = matmul(dcols, W_mat.T)                                        # (N*H*W, C_in)
         return dx_mat.reshape(N, *size, self.in_channels).transpose(0, 3, 1, 2)
