@@ -21,6 +21,7 @@ import sys
 
 import numpy as np
 
+from . import cuda
 from .checks import is_int
 from .errors import UserError
 
@@ -126,7 +127,6 @@ def matmul(a, b):
     CuPy uses, but callable while a CUDA graph is being recorded, which CuPy's own ``@`` refuses.
     """
     if is_cupy_array(a):
-        from . import cuda
         return cuda.matmul(a, b)
     return a @ b
 
@@ -138,7 +138,6 @@ def sum_rows(X):
     reduction over a long leading axis runs each of the few columns on one thread block.
     """
     if is_cupy_array(X):
-        from . import cuda
         return cuda.sum_rows(X.reshape(-1, X.shape[-1]))
     return X.sum(axis=tuple(range(X.ndim - 1)))
 

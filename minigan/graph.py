@@ -117,8 +117,7 @@ class CapturedStep:
 
     def _fingerprint(self):
         """Where every array the step reads or writes lives, and each layer's mode."""
-        arrays = [a for net in (self.G, self.D) for _, layer in net.named_layers()
-                  for a in [getattr(layer, name) for name in layer._buffer_names]]
+        arrays = [a for net in (self.G, self.D) for _, a in net.named_buffers()]
         arrays += [a for opt in (self.opt_g, self.opt_d) for p in opt.params for a in (p.data, p.grad)]
         arrays += [a for opt in (self.opt_g, self.opt_d) for state in opt.state for a in state.values()]
         arrays += [opt._t_device for opt in (self.opt_g, self.opt_d) if getattr(opt, "_t_device", None) is not None]
