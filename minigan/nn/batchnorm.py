@@ -80,7 +80,7 @@ class _BatchNorm(Layer):
 
     def _batch_forward(self, X):
         """Step 1 with the batch's statistics, which also move the running ones: (Y, xhat, inv_std)."""
-        if backend.is_cupy_array(X):                                     # the same in four launches
+        if backend.is_cupy_array(X):                                     # the same in a few kernels
             return cuda.batchnorm_forward(X, self.gamma.data, self.beta.data, self.eps, self.momentum,
                                           self.running_mean, self.running_var)
         m = X.shape[0]
@@ -114,7 +114,7 @@ class _BatchNorm(Layer):
         """Add dgamma and dbeta into the gradients (step 2); return dx (step 4 fused, or step 5 in eval mode)."""
         xhat, inv_std, training = self._pop_cache(dy)
         dY = self._to_rows(dy)                                           # (m, C)
-        if training and backend.is_cupy_array(dY):                       # the same in four launches
+        if training and backend.is_cupy_array(dY):                       # the same in a few kernels
             grads = None if self.frozen else (self.gamma.grad, self.beta.grad)
             return self._from_rows(cuda.batchnorm_backward(dY, xhat, inv_std, self.gamma.data, grads), dy.shape)
         m = dY.shape[0]
