@@ -53,7 +53,6 @@ def layer_rows(net, x, rng):
 
         f, b = timed(forward), timed(both)
         rows.append((f"{i} {layer!r}", f, (b[0] - f[0], b[1] - f[1])))
-        layer.backward(dy) if layer._cache is not None else None
         x = y
     return rows
 
