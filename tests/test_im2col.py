@@ -6,7 +6,7 @@ Confirms docs/derivations.md, "Conv2d" (steps 1 and 3).
 import numpy as np
 import pytest
 
-from minigan.nn import reference
+from minigan.nn import _im2col, reference
 from minigan.nn._im2col import col2im, crop_hw, im2col, matmul_col2im, pad_hw, window_view
 from minigan.nn.sizes import conv_output_size, pair
 
@@ -54,10 +54,15 @@ def test_pad_and_crop():
     np.testing.assert_array_equal(crop_hw(y, (1, 2), (2, 3)), x)
 
 
+@pytest.mark.parametrize("chunk_images", [None, 1, 2])
 @pytest.mark.parametrize("kernel, stride", [((4, 4), (2, 2)), ((3, 2), (1, 3)), ((1, 1), (1, 1))])
-def test_matmul_col2im_equals_col2im_of_the_product(rng, kernel, stride):
+def test_matmul_col2im_equals_col2im_of_the_product(rng, monkeypatch, kernel, stride, chunk_images):
+    """Whole, and in chunks of 1 and of 2 images (the last chunk then holds one image)."""
     (kh, kw), (sh, sw) = kernel, stride
-    N, Hg, Wg, K, C = 2, 3, 4, 5, 3
+    N, Hg, Wg, K, C = 3, 3, 4, 5, 3
+    if chunk_images:
+        image_bytes = (sh * (Hg - 1) + kh) * (sw * (Wg - 1) + kw) * C * 8
+        monkeypatch.setattr(_im2col, "CHUNK_BYTES", chunk_images * image_bytes)
     A = rng.standard_normal((N * Hg * Wg, K))
     W = rng.standard_normal((K, C, kh, kw))
     W_mat = W.transpose(0, 2, 3, 1).reshape(K, kh * kw * C)          # columns ordered (a, b, c)
