@@ -94,3 +94,14 @@ def test_backend_moves_parameters_to_the_device(xp):
     layer = mg.nn.Dense(3, 2, rng=0)
     assert backend.xp_of(layer.W.data) is xp
     assert isinstance(mg.to_numpy(layer.W.data), np.ndarray)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shapes", [((5, 1), (1, 7)), ((5, 3), (3, 7)), ((1, 1), (1, 4))])
+def test_matmul_equals_the_matrix_product_bit_for_bit(shapes, dtype):
+    """An inner dimension of 1 takes the broadcast path (an outer product): the same numbers as a @ b."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(s).astype(dtype) for s in shapes)
+    product = backend.matmul(a, b.T.copy().T)            # b as a transposed view, as Dense passes W.T
+    assert product.shape == (shapes[0][0], shapes[1][1]) and product.dtype == dtype
+    np.testing.assert_array_equal(product, a @ b)
