@@ -1,7 +1,7 @@
 """The full GAN training step, minigan against the same models in PyTorch, at several batch sizes.
 
-    python bench/train_step.py                    # dcgan and mlp at batch 32, 64, 128; 3 rounds
-    python bench/train_step.py --quick            # 1 round, shorter timing (under 3 minutes)
+    python bench/train_step.py                    # dcgan and mlp at batch 32, 64, 128; 9 rounds
+    python bench/train_step.py --quick            # 3 rounds of shorter bursts (about a minute)
     python bench/train_step.py --native-blas      # OpenBLAS picks its own kernels (see below)
     python bench/train_step.py --backend cupy --batches 64 256 1024    # on a GPU, against PyTorch CUDA
     python bench/train_step.py --memory 1000      # minigan's resident memory over 1,000 dcgan steps
@@ -12,12 +12,15 @@ copies of minigan's networks (``torch_peer.TorchGame``). Before any timing, one 
 compared on the same weights and data: the losses and every gradient must agree, so the timing
 compares the same work.
 
-Each framework runs in its own process (their thread pools contend in one), alternating, for
-several rounds; each round times many steps on random (never zero) data after a warm-up and
-reports the median; the table gives the median over rounds and the range of the ratio. GFLOP/s
-counts the matrix-product arithmetic of the step (forward 2·M·K·N per Dense and convolution;
-G forward and backward, D three times forward and backward); peak MB is the process's peak
-resident memory. On a GPU each step is synchronised before the clock is read.
+Each framework runs in its own process (their thread pools contend in one), one process per
+framework, model and batch size, kept alive while they take turns: in each round every process
+times a short burst of steps on random (never zero) data, after a warm-up, while the others wait
+idle, and reports the burst's median; the order alternates between rounds. Each round's ratio
+compares two bursts a second apart, so a shared machine's slow drifts (which moved whole runs by
+20-30% here) cancel; the table gives the median over rounds and the range of the round ratios.
+GFLOP/s counts the matrix-product arithmetic of the step (forward 2·M·K·N per Dense and
+convolution; G forward and backward, D three times forward and backward); peak MB is the
+process's peak resident memory. On a GPU each step is synchronised before the clock is read.
 
 This machine's environment sets ``OPENBLAS_CORETYPE=Haswell`` and ``OPENBLAS_L2_SIZE``, which
 force OpenBLAS onto its AVX2 kernels; a user's machine does not. ``--native-blas`` removes both
@@ -32,6 +35,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -42,6 +46,7 @@ import torch_peer  # noqa: E402
 import minigan as mg  # noqa: E402
 
 BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+PAUSE = 0.2        # s before each burst: OpenBLAS's idle threads spin ~0.1 s after a product
 
 
 def _inputs(model, batch, seed=0):
@@ -70,10 +75,8 @@ def matmul_gflop(model, batch):
     return (3 * forward_flop(G, z) + 8 * forward_flop(D, real)) / 1e9
 
 
-def _timed(step, sync, min_time, min_steps=5):
-    for _ in range(3):
-        step()
-    sync()
+def _timed(step, sync, min_time, min_steps=3):
+    """The median ms of at least ``min_steps`` steps and ``min_time`` seconds of steps."""
     times, start = [], time.perf_counter()
     while len(times) < min_steps or time.perf_counter() - start < min_time:
         t = time.perf_counter()
@@ -110,16 +113,64 @@ def _torch_step(model, batch, backend, threads):
     return (lambda: game.step(real, z)), sync
 
 
-def worker(framework, model, batches, backend, threads, min_time):
-    if framework == "minigan":
+def worker(framework, model, batch, backend, threads):
+    """A timing process for one step: says "ready", then answers each "time SECONDS" line with the
+    median ms of a burst of steps and a "peak" line with its peak resident MB, until stdin ends."""
+    if framework != "torch":
         mg.backend.tune_allocator()
-    out = {}
-    for batch in batches:
-        step, sync = (_torch_step(model, batch, backend, threads) if framework == "torch"
-                      else _minigan_step(model, batch, backend, eager=framework == "eager"))
-        out[batch] = _timed(step, sync, min_time)
-    out["peak_mb"] = peak_mb()
-    print(json.dumps(out))
+    step, sync = (_torch_step(model, batch, backend, threads) if framework == "torch"
+                  else _minigan_step(model, batch, backend, eager=framework == "eager"))
+    _timed(step, sync, 0.0)                                      # warm-up: 3 steps
+    print("ready", flush=True)
+    for line in sys.stdin:
+        command, *argument = line.split()
+        answer = _timed(step, sync, float(argument[0])) if command == "time" else peak_mb()
+        print(json.dumps(answer), flush=True)
+
+
+class Worker:
+    """The parent's handle on one timing process (``worker`` above)."""
+
+    def __init__(self, framework, model, batch, args, env):
+        self.framework = framework
+        self.errors = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--worker", framework, model, "--backend", args.backend,
+             "--threads", str(args.threads), "--batches", str(batch)],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, text=True)
+        self._answer()                                           # "ready"
+
+    def ask(self, line):
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return json.loads(self._answer())
+
+    def _answer(self):
+        line = self.process.stdout.readline()
+        if not line:
+            self.errors.seek(0)
+            sys.exit(f"{self.framework} worker failed:\n{self.errors.read()}")
+        return line
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+        self.errors.close()
+
+
+def paired_rounds(model, batch, frameworks, rounds, burst, args, env):
+    """{framework: [burst median ms per round]} and {framework: peak MB}, the processes taking turns."""
+    workers = [Worker(framework, model, batch, args, env) for framework in frameworks]
+    try:
+        times = {w.framework: [] for w in workers}
+        for r in range(rounds):
+            for w in (workers if r % 2 == 0 else workers[::-1]):
+                time.sleep(PAUSE)
+                times[w.framework].append(w.ask(f"time {burst}"))
+        return times, {w.framework: w.ask("peak") for w in workers}
+    finally:
+        for w in workers:
+            w.close()
 
 
 def peak_mb():
@@ -178,10 +229,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["dcgan", "mlp"], choices=["dcgan", "mlp"])
     parser.add_argument("--batches", nargs="+", type=int, default=None, help="default 32 64 128 (cupy: 64 256 1024)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--min-time", type=float, default=1.5, help="seconds of timed steps per measurement")
-    parser.add_argument("--quick", action="store_true", help="1 round of 0.5 s per measurement")
+    parser.add_argument("--min-time", type=float, default=0.5, help="seconds of timed steps per burst")
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 0.3 s bursts")
     parser.add_argument("--native-blas", action="store_true", help=f"unset {' and '.join(BLAS_VARIABLES)}")
     parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
     parser.add_argument("--memory", type=int, metavar="STEPS", help="only print minigan's memory over STEPS steps "
@@ -189,9 +240,9 @@ def main():
     parser.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     batches = args.batches or ([64, 256, 1024] if args.backend == "cupy" else [32, 64, 128])
-    rounds, min_time = (1, 0.5) if args.quick else (args.rounds, args.min_time)
+    rounds, burst = (3, 0.3) if args.quick else (args.rounds, args.min_time)
     if args.worker:
-        return worker(*args.worker, batches, args.backend, args.threads, min_time)
+        return worker(*args.worker, batches[0], args.backend, args.threads)
     if args.memory:
         return memory_over_steps(args.models[0], batches[0], args.memory)
     torch_peer.require_torch()
@@ -201,22 +252,15 @@ def main():
         for name in BLAS_VARIABLES:
             env.pop(name, None)
     print(f"# GAN training step, {args.backend}; {args.threads} threads; OpenBLAS {blas_kernel(env)}; "
-          f"{rounds} round(s), median of >= {min_time} s per measurement\n")
+          f"{rounds} paired round(s) of >= {burst} s bursts\n")
+    frameworks = ["minigan", "torch"] if args.backend == "numpy" else ["minigan", "eager", "torch"]
     rows = []
     for model in args.models:
         loss, grads = check_same_step(model)
         print(f"{model}: one step compared first: losses agree to {loss:.1e}, gradients to {grads:.1e} "
               "(max |a - b| over a network's gradients relative to its largest; float32)")
-        runs = {"minigan": [], "torch": []} if args.backend == "numpy" else {"minigan": [], "eager": [], "torch": []}
-        for _ in range(rounds):
-            for framework in runs:
-                out = subprocess.run([sys.executable, __file__, "--worker", framework, model, "--backend", args.backend,
-                                      "--threads", str(args.threads), "--batches", *map(str, batches)]
-                                     + (["--quick"] if args.quick else []), env=env, capture_output=True, text=True)
-                if out.returncode != 0:
-                    sys.exit(f"{framework} worker failed:\n{out.stderr}")
-                runs[framework].append(json.loads(out.stdout))
-        rows += _rows(model, batches, runs)
+        rows += [_row(model, batch, *paired_rounds(model, batch, frameworks, rounds, burst, args, env))
+                 for batch in batches]
     eager = " (CUDA graph) | minigan eager ms" if args.backend == "cupy" else ""
     print(f"\n| model | batch | minigan ms{eager} | torch ms | ratio | ratio range | images/s | GFLOP/s "
           f"| peak {'host ' if args.backend == 'cupy' else ''}MB of the process (minigan / torch) |")
@@ -224,19 +268,14 @@ def main():
     print("\n".join(rows))
 
 
-def _rows(model, batches, runs):
-    rows = []
-    for batch in batches:
-        ours = [r[str(batch)] for r in runs["minigan"]]
-        theirs = [r[str(batch)] for r in runs["torch"]]
-        ratios = [a / b for a, b in zip(ours, theirs)]
-        ms = statistics.median(ours)
-        peak = f"{max(r['peak_mb'] for r in runs['minigan']):.0f} / {max(r['peak_mb'] for r in runs['torch']):.0f}"
-        eager = f" {statistics.median(r[str(batch)] for r in runs['eager']):.2f} |" if "eager" in runs else ""
-        rows.append(f"| {model} | {batch} | {ms:.2f} |{eager} {statistics.median(theirs):.2f} | "
-                    f"{statistics.median(ratios):.2f} | {min(ratios):.2f}-{max(ratios):.2f} | {1e3 * batch / ms:.0f} | "
-                    f"{matmul_gflop(model, batch) / (ms / 1e3):.0f} | {peak} |")
-    return rows
+def _row(model, batch, times, peaks):
+    ours, theirs = times["minigan"], times["torch"]
+    ratios = [a / b for a, b in zip(ours, theirs)]
+    ms = statistics.median(ours)
+    eager = f" {statistics.median(times['eager']):.2f} |" if "eager" in times else ""
+    return (f"| {model} | {batch} | {ms:.2f} |{eager} {statistics.median(theirs):.2f} | "
+            f"{statistics.median(ratios):.2f} | {min(ratios):.2f}-{max(ratios):.2f} | {1e3 * batch / ms:.0f} | "
+            f"{matmul_gflop(model, batch) / (ms / 1e3):.0f} | {peaks['minigan']:.0f} / {peaks['torch']:.0f} |")
 
 
 if __name__ == "__main__":
