@@ -1,7 +1,7 @@
 """The full GAN training step, minigan against the same models in PyTorch, at several batch sizes.
 
     python bench/train_step.py                    # dcgan and mlp at batch 32, 64, 128; 9 rounds
-    python bench/train_step.py --quick            # 3 rounds of shorter bursts (about a minute)
+    python bench/train_step.py --quick            # 3 rounds of shorter bursts (under 2 minutes)
     python bench/train_step.py --native-blas      # OpenBLAS picks its own kernels (see below)
     python bench/train_step.py --backend cupy --batches 64 256 1024    # on a GPU, against PyTorch CUDA
     python bench/train_step.py --memory 1000      # minigan's resident memory over 1,000 dcgan steps
