@@ -9,7 +9,7 @@ from helpers import away_from_zero
 
 import minigan as mg
 from minigan.gradcheck import check_layer
-from minigan.nn import reference
+from minigan.nn import _im2col, reference
 
 # (C_in, C_out, kernel, stride, padding, (N, H, W)): strides 1-3, padding 0-2, kernels 1-5,
 # odd and non-square sizes, channel counts of 1, a batch of 1.
@@ -43,13 +43,20 @@ def _assert_same(actual, expected):
     np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.fixture(params=["whole batch", "one image per chunk"])
+def col2im_chunks(request, monkeypatch):
+    """matmul_col2im (Conv2d's dx, ConvTranspose2d's y) on the whole batch, and one image per chunk."""
+    if request.param == "one image per chunk":
+        monkeypatch.setattr(_im2col, "CHUNK_BYTES", 1)
+
+
 DEFINITIONS = {mg.nn.Conv2d: (reference.conv2d, reference.conv2d_backward),
                mg.nn.ConvTranspose2d: (reference.conv_transpose2d, reference.conv_transpose2d_backward)}
 
 
 @pytest.mark.parametrize("cls, C_in, C_out, k, s, p, NHW", [(mg.nn.Conv2d, *c) for c in CONV_CONFIGS]
                          + [(mg.nn.ConvTranspose2d, *c) for c in CONV_T_CONFIGS])
-def test_the_layers_equal_their_definitions_forward_and_backward(rng, cls, C_in, C_out, k, s, p, NHW):
+def test_the_layers_equal_their_definitions_forward_and_backward(rng, col2im_chunks, cls, C_in, C_out, k, s, p, NHW):
     layer, x = _layer_and_input(cls, rng, C_in, C_out, k, s, p, NHW)
     forward, backward = DEFINITIONS[cls]
     y = layer(x)
@@ -62,7 +69,7 @@ def test_the_layers_equal_their_definitions_forward_and_backward(rng, cls, C_in,
 
 
 @pytest.mark.parametrize("C_in, C_out, k, s, p, NHW", CONV_CONFIGS)
-def test_conv2d_gradients(rng, C_in, C_out, k, s, p, NHW):
+def test_conv2d_gradients(rng, col2im_chunks, C_in, C_out, k, s, p, NHW):
     layer = mg.nn.Conv2d(C_in, C_out, k, s, p, init="torch", rng=0)
     errors = check_layer(layer, rng.standard_normal((NHW[0], C_in) + NHW[1:]))
     assert set(errors) == {"x", "W", "b"} and max(errors.values()) < 1e-6
@@ -76,7 +83,7 @@ def test_conv_transpose2d_output_size(rng, C_in, C_out, k, s, p, NHW):
 
 
 @pytest.mark.parametrize("C_in, C_out, k, s, p, NHW", CONV_T_CONFIGS)
-def test_conv_transpose2d_gradients(rng, C_in, C_out, k, s, p, NHW):
+def test_conv_transpose2d_gradients(rng, col2im_chunks, C_in, C_out, k, s, p, NHW):
     layer = mg.nn.ConvTranspose2d(C_in, C_out, k, s, p, init="torch", rng=0)
     errors = check_layer(layer, rng.standard_normal((NHW[0], C_in) + NHW[1:]))
     assert set(errors) == {"x", "W", "b"} and max(errors.values()) < 1e-6
