@@ -1,24 +1,28 @@
 """Layer speed: minigan (NumPy) against PyTorch (CPU, eager) on DCGAN-sized shapes, forward + backward.
 
-    python bench/bench_layers.py                 # batch 64, 3 rounds, 2 threads
-    python bench/bench_layers.py --batch 128 --rounds 5
+    python bench/bench_layers.py                 # batch 64, 5 rounds, 2 threads
+    python bench/bench_layers.py --batch 128 --rounds 9
 
-Each framework runs in its own process (their thread pools contend when they share one),
-alternating, for several rounds; each round reports the median of many repetitions and the
-table shows the median over rounds, with the spread of the ratio. Both sides get the same
+Each framework runs in its own process (their thread pools contend when they share one), kept
+alive while the two take turns (``paired.py``): in each round each process times a burst of
+every op in turn and reports each burst's median; the table shows the median over rounds, with
+the spread of the per-round ratio. Inputs are NCHW arrays in NCHW memory, so minigan's
+BatchNorm2d row includes the transposing copy to channels-last rows that a convolution's
+output (NHWC memory) never needs inside a network. Both sides get the same
 thread count and the same malloc setting (``minigan.backend.tune_allocator``, unless
 ``--no-tune-allocator``), warm up first, and run on random (not zero) data. PyTorch must be installed
 (`pip install torch`); it is a peer for this benchmark, never a dependency of minigan.
 """
 import argparse
-import json
 import os
+import pathlib
 import statistics
-import subprocess
 import sys
-import time
 
 import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import paired  # noqa: E402
 
 # (name, shape description, builder key, input shape without the batch axis)
 OPS = [
@@ -36,19 +40,8 @@ OPS = [
 STEP = ("DCGAN training step (D on real + fake, G through D, 2x Adam)", "1x28x28")
 
 
-def _median_ms(fn, min_time=0.4, min_reps=5):
-    fn()
-    fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_reps or time.perf_counter() - start < min_time:
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(times)
-
-
 def _minigan_ops(batch, rng):
+    """{op name: a forward + backward call} on minigan's layers, and the training step."""
     import minigan as mg
     nn = mg.nn
 
@@ -68,22 +61,23 @@ def _minigan_ops(batch, rng):
         dy = rng.standard_normal(layer(x).shape).astype(np.float32)
         layer.backward(dy)
 
-        def step():
+        def step(layer=layer, x=x, dy=dy):
             layer.zero_grad()
             layer(x)
             layer.backward(dy)
 
-        results[name] = _median_ms(step)
+        results[name] = step
     G, D = mg.models.dcgan(rng=0)
     loss = mg.losses.get("nonsaturating")
     opt_g, opt_d = mg.optim.Adam(G.parameters()), mg.optim.Adam(D.parameters())
     real = rng.random((batch, 1, 28, 28)).astype(np.float32)
     z = rng.standard_normal((batch, 100)).astype(np.float32)
-    results[STEP[0]] = _median_ms(lambda: mg.train.gan_step(G, D, loss, opt_g, opt_d, real, z))
+    results[STEP[0]] = lambda: mg.train.gan_step(G, D, loss, opt_g, opt_d, real, z)
     return results
 
 
 def _torch_ops(batch, rng):
+    """{op name: a forward + backward call} on the same layers in PyTorch, and the training step."""
     import torch
     nn = torch.nn
 
@@ -110,12 +104,12 @@ def _torch_ops(batch, rng):
         x = torch.tensor(rng.standard_normal((batch,) + shape).astype(np.float32), requires_grad=True)
         dy = torch.tensor(rng.standard_normal(tuple(layer(x).shape)).astype(np.float32))
 
-        def step():
+        def step(layer=layer, x=x, dy=dy):
             layer.zero_grad()
             x.grad = None
             layer(x).backward(dy)
 
-        results[name] = _median_ms(step)
+        results[name] = step
     G, D = dcgan()
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -133,7 +127,7 @@ def _torch_ops(batch, rng):
         bce(D(fake), ones).backward()
         opt_g.step()
 
-    results[STEP[0]] = _median_ms(gan_step)
+    results[STEP[0]] = gan_step
     return results
 
 
@@ -145,15 +139,16 @@ def worker(framework, batch, threads, tune):
     if framework == "torch":
         import torch
         torch.set_num_threads(threads)
-        print(json.dumps(_torch_ops(batch, rng)))
+        paired.serve(_torch_ops(batch, rng))
     else:
-        print(json.dumps(_minigan_ops(batch, rng)))
+        paired.serve(_minigan_ops(batch, rng))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--min-time", type=float, default=0.3, help="seconds of timed calls per op and burst")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-tune-allocator", dest="tune", action="store_false",
                         help="leave glibc's malloc at its defaults (see minigan.backend.tune_allocator)")
@@ -163,16 +158,12 @@ def main():
         return worker(args.worker, args.batch, args.threads, args.tune)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
                MKL_NUM_THREADS=str(args.threads), MINIGAN_BACKEND="numpy")
-    runs = {"minigan": [], "torch": []}
-    for _ in range(args.rounds):
-        for framework in runs:
-            out = subprocess.run([sys.executable, __file__, "--worker", framework, "--batch", str(args.batch),
-                                  "--threads", str(args.threads)] + ([] if args.tune else ["--no-tune-allocator"]),
-                                 env=env, capture_output=True, text=True)
-            if out.returncode != 0:
-                sys.exit(f"{framework} worker failed:\n{out.stderr}")
-            runs[framework].append(json.loads(out.stdout))
-    print(f"batch {args.batch}, {args.threads} threads, {args.rounds} rounds, allocator "
+    commands = {framework: [sys.executable, __file__, "--worker", framework, "--batch", str(args.batch),
+                            "--threads", str(args.threads)] + ([] if args.tune else ["--no-tune-allocator"])
+                for framework in ("minigan", "torch")}
+    runs, _ = paired.paired_rounds(commands, env, args.rounds, args.min_time)
+    print(f"batch {args.batch}, {args.threads} threads, {args.rounds} paired rounds of >= {args.min_time} s "
+          f"bursts per op, allocator "
           f"{'tuned' if args.tune else 'default'} (forward + backward, median ms)\n")
     print("| op | input (per sample) | minigan ms | torch ms | ratio | ratio range |")
     print("|---|---|---|---|---|---|")

@@ -13,7 +13,7 @@ compared on the same weights and data: the losses and every gradient must agree,
 compares the same work.
 
 Each framework runs in its own process (their thread pools contend in one), one process per
-framework, model and batch size, kept alive while they take turns: in each round every process
+framework, model and batch size, kept alive while they take turns (``paired.py``): in each round every process
 times a short burst of steps on random (never zero) data, after a warm-up, while the others wait
 idle, and reports the burst's median; the order alternates between rounds. Each round's ratio
 compares two bursts a second apart, so a shared machine's slow drifts (which moved whole runs by
@@ -28,25 +28,21 @@ variables for the timed processes only; the table's header names the kernel Open
 (threadpoolctl). PyTorch is the peer here, never a dependency of minigan.
 """
 import argparse
-import json
 import os
 import pathlib
-import resource
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import paired  # noqa: E402
 import torch_peer  # noqa: E402
 
 import minigan as mg  # noqa: E402
 
 BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-PAUSE = 0.2        # s before each burst: OpenBLAS's idle threads spin ~0.1 s after a product
 
 
 def _inputs(model, batch, seed=0):
@@ -73,17 +69,6 @@ def matmul_gflop(model, batch):
         return total
 
     return (3 * forward_flop(G, z) + 8 * forward_flop(D, real)) / 1e9
-
-
-def _timed(step, sync, min_time, min_steps=3):
-    """The median ms of at least ``min_steps`` steps and ``min_time`` seconds of steps."""
-    times, start = [], time.perf_counter()
-    while len(times) < min_steps or time.perf_counter() - start < min_time:
-        t = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(times)
 
 
 def _minigan_step(model, batch, backend, eager=False):
@@ -114,74 +99,12 @@ def _torch_step(model, batch, backend, threads):
 
 
 def worker(framework, model, batch, backend, threads):
-    """A timing process for one step: says "ready", then answers each "time SECONDS" line with the
-    median ms of a burst of steps and a "peak" line with its peak resident MB, until stdin ends."""
+    """A timing process for one step (``paired.serve``)."""
     if framework != "torch":
         mg.backend.tune_allocator()
     step, sync = (_torch_step(model, batch, backend, threads) if framework == "torch"
                   else _minigan_step(model, batch, backend, eager=framework == "eager"))
-    _timed(step, sync, 0.0)                                      # warm-up: 3 steps
-    print("ready", flush=True)
-    for line in sys.stdin:
-        command, *argument = line.split()
-        answer = _timed(step, sync, float(argument[0])) if command == "time" else peak_mb()
-        print(json.dumps(answer), flush=True)
-
-
-class Worker:
-    """The parent's handle on one timing process (``worker`` above)."""
-
-    def __init__(self, framework, model, batch, args, env):
-        self.framework = framework
-        self.errors = tempfile.TemporaryFile(mode="w+")
-        self.process = subprocess.Popen(
-            [sys.executable, __file__, "--worker", framework, model, "--backend", args.backend,
-             "--threads", str(args.threads), "--batches", str(batch)],
-            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, text=True)
-        self._answer()                                           # "ready"
-
-    def ask(self, line):
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-        return json.loads(self._answer())
-
-    def _answer(self):
-        line = self.process.stdout.readline()
-        if not line:
-            self.errors.seek(0)
-            sys.exit(f"{self.framework} worker failed:\n{self.errors.read()}")
-        return line
-
-    def close(self):
-        self.process.stdin.close()
-        self.process.wait()
-        self.errors.close()
-
-
-def paired_rounds(model, batch, frameworks, rounds, burst, args, env):
-    """{framework: [burst median ms per round]} and {framework: peak MB}, the processes taking turns."""
-    workers = [Worker(framework, model, batch, args, env) for framework in frameworks]
-    try:
-        times = {w.framework: [] for w in workers}
-        for r in range(rounds):
-            for w in (workers if r % 2 == 0 else workers[::-1]):
-                time.sleep(PAUSE)
-                times[w.framework].append(w.ask(f"time {burst}"))
-        return times, {w.framework: w.ask("peak") for w in workers}
-    finally:
-        for w in workers:
-            w.close()
-
-
-def peak_mb():
-    """This process's peak resident memory (VmHWM; ru_maxrss would carry over the parent's peak across exec)."""
-    try:
-        for line in pathlib.Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    paired.serve({"step": step}, sync)
 
 
 def memory_over_steps(model, batch, steps, every=100):
@@ -259,8 +182,10 @@ def main():
         loss, grads = check_same_step(model)
         print(f"{model}: one step compared first: losses agree to {loss:.1e}, gradients to {grads:.1e} "
               "(max |a - b| over a network's gradients relative to its largest; float32)")
-        rows += [_row(model, batch, *paired_rounds(model, batch, frameworks, rounds, burst, args, env))
-                 for batch in batches]
+        for batch in batches:
+            commands = {f: [sys.executable, __file__, "--worker", f, model, "--backend", args.backend,
+                            "--threads", str(args.threads), "--batches", str(batch)] for f in frameworks}
+            rows.append(_row(model, batch, *paired.paired_rounds(commands, env, rounds, burst)))
     eager = " (CUDA graph) | minigan eager ms" if args.backend == "cupy" else ""
     print(f"\n| model | batch | minigan ms{eager} | torch ms | ratio | ratio range | images/s | GFLOP/s "
           f"| peak {'host ' if args.backend == 'cupy' else ''}MB of the process (minigan / torch) |")
@@ -268,7 +193,8 @@ def main():
     print("\n".join(rows))
 
 
-def _row(model, batch, times, peaks):
+def _row(model, batch, runs, peaks):
+    times = {framework: [r["step"] for r in rounds] for framework, rounds in runs.items()}
     ours, theirs = times["minigan"], times["torch"]
     ratios = [a / b for a, b in zip(ours, theirs)]
     ms = statistics.median(ours)
