@@ -50,8 +50,12 @@ def serve(operations, sync=lambda: None):
     print("ready", flush=True)
     for line in sys.stdin:
         command, *argument = line.split()
-        answer = ({name: timed(op, sync, float(argument[0])) for name, op in operations.items()}
-                  if command == "time" else peak_mb())
+        if command == "time":
+            answer = {name: timed(op, sync, float(argument[0])) for name, op in operations.items()}
+        elif command == "peak":
+            answer = peak_mb()
+        else:
+            sys.exit(f"paired.serve: unknown command {line.strip()!r} (expected 'time SECONDS' or 'peak')")
         print(json.dumps(answer), flush=True)
 
 
