@@ -169,6 +169,12 @@ def main():
     if args.memory:
         return memory_over_steps(args.models[0], batches[0], args.memory)
     torch_peer.require_torch()
+    if args.backend == "cupy":                     # say it here in one line, not in a worker's traceback
+        try:
+            mg.set_backend("cupy")
+        except mg.backend.BackendError as error:
+            sys.exit(f"train_step.py: {error}")
+        mg.set_backend("numpy")
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
                MKL_NUM_THREADS=str(args.threads), MINIGAN_BACKEND=args.backend)
     if args.native_blas:
