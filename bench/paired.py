@@ -31,15 +31,21 @@ def timed(operation, sync, min_time, min_steps=3):
     return 1e3 * statistics.median(times)
 
 
-def peak_mb():
-    """This process's peak resident memory (VmHWM; ru_maxrss would carry over the parent's peak across exec)."""
+def status_mb(field):
+    """A memory line of /proc/self/status in MB ("VmHWM": peak resident, "VmRSS": resident), or None."""
     try:
         for line in pathlib.Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return None
+
+
+def peak_mb():
+    """This process's peak resident memory (VmHWM; ru_maxrss would carry over the parent's peak across exec)."""
+    peak = status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def serve(operations, sync=lambda: None):

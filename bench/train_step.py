@@ -116,9 +116,8 @@ def memory_over_steps(model, batch, steps, every=100):
     for i in range(1, steps + 1):
         step()
         if i == 1 or i % every == 0:
-            rss = [line for line in pathlib.Path("/proc/self/status").read_text().splitlines()
-                   if line.startswith("VmRSS:")]
-            print(f"| {i} | {int(rss[0].split()[1]) / 1024:.1f} |" if rss else f"| {i} | unknown |", flush=True)
+            rss = paired.status_mb("VmRSS")
+            print(f"| {i} | {rss:.1f} |" if rss is not None else f"| {i} | unknown |", flush=True)
 
 
 def check_same_step(model, batch=16):
