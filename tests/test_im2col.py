@@ -60,12 +60,11 @@ def test_matmul_col2im_equals_col2im_of_the_product(rng, monkeypatch, kernel, st
     """Whole, and in chunks of 1 and of 2 images (the last chunk then holds one image)."""
     (kh, kw), (sh, sw) = kernel, stride
     N, Hg, Wg, K, C = 3, 3, 4, 5, 3
-    if chunk_images:
-        image_bytes = (sh * (Hg - 1) + kh) * (sw * (Wg - 1) + kw) * C * 8
-        monkeypatch.setattr(_im2col, "CHUNK_BYTES", chunk_images * image_bytes)
+    shape = (N, sh * (Hg - 1) + kh, sw * (Wg - 1) + kw, C)
+    if chunk_images:                                                 # float64: 8 bytes per value
+        monkeypatch.setattr(_im2col, "CHUNK_BYTES", chunk_images * 8 * int(np.prod(shape[1:])))
     A = rng.standard_normal((N * Hg * Wg, K))
     W = rng.standard_normal((K, C, kh, kw))
     W_mat = W.transpose(0, 2, 3, 1).reshape(K, kh * kw * C)          # columns ordered (a, b, c)
-    shape = (N, sh * (Hg - 1) + kh, sw * (Wg - 1) + kw, C)
     expected = reference.col2im((A @ W_mat).reshape(N, Hg, Wg, kh, kw, C), shape, stride)
     np.testing.assert_allclose(matmul_col2im(A, W, (N, Hg, Wg), shape, stride), expected, rtol=1e-12, atol=1e-12)

@@ -107,8 +107,9 @@ def matmul_col2im(A, W, grid, padded_shape, stride):
 def _add_offset_products(A, W, grid, out, part, stride):
     """out[n, i*sh + a, j*sw + b, :] += (A @ W[:, :, a, b])[n, i, j, :], one offset (a, b) at a time, via ``part``."""
     _, _, kh, kw = W.shape
+    xp = backend.xp_of(A)
     for a in range(kh):
         for b in range(kw):
-            backend.xp_of(A).matmul(A, W[:, :, a, b], out=part)        # (m*Hg*Wg, C)
+            xp.matmul(A, W[:, :, a, b], out=part)                      # (m*Hg*Wg, C)
             rows, columns = _offset(a, b, stride, grid[1:])
             out[:, rows, columns, :] += part.reshape(*grid, -1)
