@@ -101,6 +101,9 @@ class TrainConfig:
             _check_int(self, name, minimum=1)
         for name in ("limit", "max_steps"):
             _check_int(self, name, minimum=1, optional=True)
+        if self.batch_size < 2 and models.normalises_over_batch(self.model):
+            raise ConfigError("batch_size", f"is 1, but the {self.model} model's BatchNorm layers normalise "
+                                            "over the batch and need at least 2 images")
         _check_int(self, "seed", minimum=0)
         _check_int(self, "keep_snapshots", minimum=0)
         _check_int(self, "eval_n", minimum=0)

@@ -67,6 +67,12 @@ def dcgan(z_dim=100, rng=None, init="dcgan", width=64):
     return G, D
 
 
+def normalises_over_batch(name):
+    """Whether model ``name`` has BatchNorm layers, which need at least two images per training batch."""
+    return any(isinstance(layer, (BatchNorm1d, BatchNorm2d))
+               for net in build(name, z_dim=1, rng=0, width=1) for _, layer in net.named_layers())
+
+
 def build(name, z_dim=100, rng=None, width=None):
     """``(G, D)`` for a model name in ``MODELS``: "dcgan" or "mlp"; ``width`` None keeps the model's own."""
     size = {} if width is None else {"width": width}

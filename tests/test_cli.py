@@ -231,6 +231,7 @@ def test_a_checkpoint_of_another_model_is_one_line_and_leaves_nothing_behind(fin
     (["--beta1", "1.5"], {}, ["--beta1", "[0, 1)"]),
     (["--loss", "hinge", "--real-label", "0.9"], {}, ["--real-label", "hinge"]),
     (["--z-dim", "1000000000"], {}, ["--z-dim", "memory"]),
+    (["--model", "dcgan", "--batch-size", "1"], {}, ["--batch-size", "is 1", "BatchNorm"]),
     (["--data", "nowhere"], {}, ["nowhere", "is not a directory"]),
     ([], {"MINIGAN_BACKEND": "foo"}, ["MINIGAN_BACKEND", "'foo'"]),
     (["--out", "/proc/minigan-cannot-be-here"], {}, ["--out", "cannot be created"]),

@@ -12,6 +12,7 @@ from minigan.errors import ConfigError
     (dict(loss="l1"), "loss", "must be one of"),
     (dict(epochs=0), "epochs", "must be a positive int"),
     (dict(batch_size=True), "batch_size", "must be a positive int"),
+    (dict(batch_size=1), "batch_size", "is 1, but the dcgan model's BatchNorm layers"),
     (dict(seed=-1), "seed", "must be an int >= 0"),
     (dict(max_steps=0), "max_steps", "must be a positive int"),
     (dict(limit=0), "limit", "must be a positive int"),
@@ -29,6 +30,10 @@ def test_each_bad_setting_is_named(overrides, field, message):
     with pytest.raises(ConfigError, match=message) as info:
         TrainConfig(**overrides).validate()
     assert info.value.field == field and str(info.value).startswith(f"TrainConfig: {field} ")
+
+
+def test_a_batch_of_one_trains_a_model_without_batchnorm():
+    assert TrainConfig(model="mlp", batch_size=1).validate().batch_size == 1
 
 
 def test_defaults_and_the_models_own_defaults():

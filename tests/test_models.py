@@ -34,6 +34,10 @@ def test_architecture_is_the_documented_one():
     assert [layer.out_features for layer in D if isinstance(layer, mg.nn.Dense)] == [256, 128, 1]
 
 
+def test_which_models_normalise_over_the_batch():
+    assert mg.models.normalises_over_batch("dcgan") and not mg.models.normalises_over_batch("mlp")
+
+
 def test_unknown_model():
     with pytest.raises(ValueError, match=r"name must be one of \('dcgan', 'mlp'\)"):
         mg.models.build("vae")
