@@ -113,19 +113,22 @@ def _eval_parser(sub):
 
 
 def _sweep_parser(sub):
-    from .sweep import Grid, QUICK
+    from .sweep import Grid, quick_grid
+    quick = quick_grid()
     d = Grid()
     p = sub.add_parser("sweep", help="a tuning study: every loss over a grid of settings and seeds",
                        description="Train every combination of the settings below once per seed, score each "
                                    "final generator, and write sweep.csv, sweep.md and a heatmap sweep.png. The "
                                    "default grid (40 runs) takes about 12 minutes on 2 CPU cores, --quick about 2.")
-    p.add_argument("--quick", action="store_true", help=f"A small grid: the trainer's default learning rates, beta1 "
-                   f"{QUICK.beta1s[0]:g}, {QUICK.epochs} epochs (the other options still apply).")
+    p.add_argument("--quick", action="store_true", help=f"A small grid: the trainer's defaults for the model "
+                   f"(learning rates, batch size), beta1 {quick.beta1s[0]:g}, {quick.epochs} epochs (the other "
+                   "options still apply).")
     p.add_argument("--losses", nargs="+", choices=losses.NAMES, default=None, metavar="LOSS",
                    help=f"The losses (default: all five: {' '.join(d.losses)}).")
     p.add_argument("--lr-scales", nargs="+", type=float, default=None, metavar="X",
-                   help="Multiples of the model's default learning rates (dcgan 2e-4 for G and D; mlp 1e-3 for G, "
-                        f"2e-4 for D) (default: {' '.join(f'{v:g}' for v in d.lr_scales)}).")
+                   help="Multiples of the reference learning rates (dcgan 2e-4 for G and D; mlp 1e-3 for G, "
+                        "2e-4 for D; the trainer's defaults are 2x these) "
+                        f"(default: {' '.join(f'{v:g}' for v in d.lr_scales)}).")
     p.add_argument("--g-lr-ratios", nargs="+", type=float, default=None, metavar="R",
                    help="Multiples of G's learning rate alone, on top of --lr-scales: the balance between the "
                         "players (default: 1; the dcgan's default G learns at 4).")
@@ -138,9 +141,10 @@ def _sweep_parser(sub):
     p.add_argument("--seeds", type=int, default=None, help=f"Seeds per setting (default: {d.seeds}).")
     p.add_argument("--model", choices=("dcgan", "mlp"), default=None, help=f"The networks (default: {d.model}).")
     p.add_argument("--epochs", type=int, default=None, help=f"Epochs per run (default: {d.epochs}, "
-                   f"{QUICK.epochs} with --quick).")
+                   f"{quick.epochs} with --quick).")
     p.add_argument("--batch-size", type=int, default=None, help=f"Images per step in every run (default: "
-                   f"{d.batch_size}).")
+                   f"{d.batch_size}; with --quick the model's own: {quick_grid('mlp').batch_size} for the mlp, "
+                   f"{quick_grid('dcgan').batch_size} for the dcgan).")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="Train each run on a class-balanced "
                    "subset of N images (default: all 5,000).")
     p.add_argument("--out", default=None, metavar="DIR", help="The study's folder (default: a new "
@@ -222,7 +226,7 @@ def run_sweep(args):
     from .runfolder import new_run_path
     name = _use_backend(args)
     backend.tune_allocator()
-    grid = sweep.QUICK if args.quick else sweep.Grid()
+    grid = sweep.quick_grid(args.model or sweep.Grid.model) if args.quick else sweep.Grid()
     given = {"losses": args.losses, "lr_scales": args.lr_scales, "g_lr_ratios": args.g_lr_ratios,
              "beta1s": args.beta1s, "d_steps": args.d_steps,
              "seeds": args.seeds, "model": args.model, "epochs": args.epochs, "limit": args.limit,

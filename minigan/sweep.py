@@ -28,7 +28,7 @@ import time
 
 from . import metrics
 from .checks import is_int
-from .config import TrainConfig, flag
+from .config import MODEL_DEFAULTS, TrainConfig, flag
 from .errors import ConfigError
 from .sampling import generate
 
@@ -84,7 +84,18 @@ class Grid:
                            eval_n=0, keep_snapshots=0, log_every=10 ** 9).validate()
 
 
-QUICK = Grid(lr_scales=(2.0,), beta1s=(0.5,), epochs=12)    # 2x the reference rates: today's defaults
+def quick_grid(model="mlp"):
+    """``--quick``'s small grid: one cell per loss at the trainer's defaults for ``model``, beta1 0.5, 12 epochs.
+
+    The defaults (``MODEL_DEFAULTS``: learning rates and batch size) are written as a scale of
+    ``REFERENCE_LR`` and a ratio for G: 2 and 1 for the mlp, 2 and 4 for the DCGAN.
+    """
+    defaults = MODEL_DEFAULTS[model]
+    reference_g, reference_d = REFERENCE_LR[model]
+    scale = defaults["lr_d"] / reference_d
+    ratio = float(f"{defaults['lr_g'] / reference_g / scale:.12g}")     # 4.0, not 3.9999999999999996
+    return Grid(model=model, lr_scales=(scale,), g_lr_ratios=(ratio,), beta1s=(0.5,), epochs=12,
+                batch_size=defaults["batch_size"])
 
 
 def _name(setting):

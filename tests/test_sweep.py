@@ -4,7 +4,7 @@ import csv
 import pytest
 
 import minigan as mg
-from minigan.sweep import Grid, Setting, markdown, run_sweep, summarise
+from minigan.sweep import Grid, Setting, markdown, quick_grid, run_sweep, summarise
 
 
 @pytest.mark.slow
@@ -39,6 +39,16 @@ def test_every_cell_of_a_grid_is_a_valid_config():
         Grid().config(setting, seed=1, out="x")
     with pytest.raises(mg.errors.ConfigError, match="lr_g"):
         Grid(lr_scales=(-1.0,)).config(Setting("hinge", -1.0, 1.0, 0.5, 1), seed=0, out="x")
+
+
+@pytest.mark.parametrize("model", ["mlp", "dcgan"])
+def test_the_quick_grid_trains_with_the_trainers_defaults_for_the_model(model):
+    grid = quick_grid(model)
+    trainer = mg.train.TrainConfig(model=model).validate()
+    for setting in grid.settings():
+        config = grid.config(setting, seed=0, out="-")
+        assert (config.lr_g, config.lr_d, config.batch_size) == (trainer.lr_g, trainer.lr_d, trainer.batch_size)
+    assert len(grid.settings()) == len(grid.losses) == 5
 
 
 def test_g_lr_ratios_change_only_the_generators_rate():
