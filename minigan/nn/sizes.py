@@ -24,7 +24,7 @@ def pair(value, name, owner, minimum=1):
     pair_ = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     if len(pair_) != 2:
         raise ValueError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
-    check_sizes(owner, minimum, **{name: pair_})
+    check_sizes(owner, minimum, **{name: pair_ if isinstance(value, (tuple, list)) else value})  # says what was given
     return pair_
 
 
