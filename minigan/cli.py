@@ -217,7 +217,7 @@ def run_eval(args):
         raise ConfigError("n", f"must be at least 10, got {args.n}", owner="eval")
     judge = classifier.load(args.classifier) if args.classifier else None
     result = metrics.evaluate(generate(args.checkpoint, args.n, seed=args.seed), classifier=judge)
-    print(json.dumps(result) if args.json else metrics.report(result))
+    print(json.dumps(result) if args.json else metrics.report(result, metrics.kinds_of(judge)))
     return 0
 
 

@@ -138,6 +138,7 @@ class Reference:
         if not is_int(k, 1):
             raise ValueError(f"Reference: k must be a positive int, got {k!r}")
         self.judge, self.k = _judge(classifier), k
+        self.kinds = kinds_of(self.judge)
         self.real = self.judge.embed(self.judge.heldout_images() if real is None else real)
         if len(self.real) <= k:
             raise ValueError(f"Reference: more than k={k} real images are needed, got {len(self.real)}")
@@ -170,16 +171,26 @@ def evaluate(fake, real=None, classifier=None, k=3):
     return Reference(real, classifier, k).evaluate(fake)
 
 
-def report(result):
-    """``evaluate``'s result as a few aligned lines for a person."""
+def kinds_of(classifier):
+    """What a classifier's classes are called in reports: "digits" for one of MNIST's digits, else "classes".
+
+    The shipped classifier and any trained on the embedded digits (``data`` None) tell digits; one
+    trained with ``minigan train-classifier --data DIR`` may tell anything (Fashion-MNIST's clothes).
+    """
+    return "digits" if classifier is None or classifier.data is None else "classes"
+
+
+def report(result, kinds="digits"):
+    """``evaluate``'s result as a few aligned lines for a person; ``kinds``: what the classes are (``kinds_of``)."""
     missing = ", ".join(str(d) for d in result["missing"]) or "none"
     shares = " ".join(f"{d}:{100 * h:.0f}%" for d, h in enumerate(result["histogram"]))
+    real = "digits" if kinds == "digits" else "images"
     return "\n".join([
         f"FID               {result['fid']:.2f}   (n = {result['n']}; lower is better)",
         f"classifier score  {result['score']:.2f}   (1 to 10; higher is better)",
-        f"coverage          {result['coverage']}/10 digits (missing: {missing}); KL from uniform "
+        f"coverage          {result['coverage']}/10 {kinds} (missing: {missing}); KL from uniform "
         f"{result['kl_uniform']:.3f}",
-        f"digits            {shares}",
-        f"precision         {result['precision']:.3f}  (share of samples that look like real digits)",
-        f"recall            {result['recall']:.3f}  (share of real digits the samples cover)",
+        f"{kinds:<18}{shares}",
+        f"precision         {result['precision']:.3f}  (share of samples that look like real {real})",
+        f"recall            {result['recall']:.3f}  (share of real {real} the samples cover)",
     ])

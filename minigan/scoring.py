@@ -51,7 +51,7 @@ class EpochScorer:
         record = {k: result[k] for k in ("fid", "score", "coverage", "missing", "precision", "recall")}
         record["eval_s"] = seconds
         line = (f"epoch {epoch} scores | FID {result['fid']:.1f} | score {result['score']:.2f} | "
-                f"digits {result['coverage']}/10 | precision {result['precision']:.2f} | "
+                f"{self.reference.kinds} {result['coverage']}/10 | precision {result['precision']:.2f} | "
                 f"recall {result['recall']:.2f} | {seconds:.1f} s")
         warning = None
         if result["coverage"] < self.best_coverage or result["coverage"] <= 3:
@@ -59,7 +59,7 @@ class EpochScorer:
             best = snapshot_of(self.best_epoch) if result["coverage"] < self.best_coverage else None
             before = (f"; G of epoch {self.best_epoch} covered {self.best_coverage}: {best}") if best else ""
             warning = (f"minigan: warning: possible mode collapse: the samples of epoch {epoch} show "
-                       f"{result['coverage']} of 10 digits (missing: {missing}){before}")
+                       f"{result['coverage']} of 10 {self.reference.kinds} (missing: {missing}){before}")
         if result["coverage"] >= self.best_coverage:
             self.best_coverage, self.best_epoch = result["coverage"], epoch
         return record, line, warning

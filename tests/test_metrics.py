@@ -52,6 +52,16 @@ def test_a_one_digit_generator_is_caught(digits):
     assert result["score"] < 1.5 and result["recall"] < 0.3 and result["kl_uniform"] > 2.0
     assert result["fid"] > 20 * metrics.fid(heldout, digits[1])
     assert "missing: 0, 1, 2, 4, 5, 6, 7, 8, 9" in metrics.report(result)
+    assert "1/10 digits" in metrics.report(result) and "real digits" in metrics.report(result)
+    other_data = metrics.report(result, kinds="classes")       # a classifier trained on other data
+    assert "1/10 classes" in other_data and "real images" in other_data and "digit" not in other_data
+
+
+def test_a_classifier_of_the_embedded_digits_tells_digits_and_one_of_other_data_classes():
+    assert metrics.kinds_of(None) == "digits"
+    assert metrics.kinds_of(mg.classifier.Classifier(*mg.classifier.build(rng=0), heldout=np.arange(3))) == "digits"
+    other = mg.classifier.Classifier(*mg.classifier.build(rng=0), heldout=np.arange(3), data="/data/fashion")
+    assert metrics.kinds_of(other) == "classes"
 
 
 def test_metric_arguments_are_checked(digits):

@@ -262,6 +262,8 @@ def test_no_scores_for_other_data_without_a_classifier(tmp_path):
 
 def test_a_drop_in_coverage_is_a_warning_naming_the_better_epoch(tmp_path):
     class Reference:
+        kinds = "digits"
+
         def __init__(self, coverages):
             self.coverages = iter(coverages)
 
