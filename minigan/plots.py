@@ -66,13 +66,14 @@ def _smooth(values, window):
     return np.convolve(values, kernel, mode="valid")
 
 
-def plot_curves(records, path, output_labels=("D(x)", "D(G(z))")):
+def plot_curves(records, path, output_labels=("D(x)", "D(G(z))"), kinds="digits"):
     """Draw loss_D and loss_G, and D's mean output on real and fake batches, against the step.
 
     ``records`` are the metrics-log dicts (keys step, loss_d, loss_g, d_real, d_fake); a record
     without loss_g (a D-only step) adds to the D curves only. Curves are smoothed over a window of
     about 1/50 of the run. Draws on its own ``matplotlib.figure.Figure``: the caller's pyplot
-    state and backend are left alone.
+    state and backend are left alone. Records with a fid add a third panel: FID and the
+    ``kinds`` covered ("digits", or "classes" for a classifier of other data) after each epoch.
     """
     from matplotlib.figure import Figure
 
@@ -97,19 +98,19 @@ def plot_curves(records, path, output_labels=("D(x)", "D(G(z))")):
         ax.grid(alpha=0.3)
         ax.legend()
     if scores:
-        _plot_scores(axes[2], scores)
+        _plot_scores(axes[2], scores, kinds)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
 
-def _plot_scores(ax, scores):
-    """FID (left axis, log scale) and the number of digits covered (right axis) after each epoch."""
+def _plot_scores(ax, scores, kinds):
+    """FID (left axis, log scale) and the number of ``kinds`` covered (right axis) after each epoch."""
     step = [r["step"] for r in scores]
     ax.plot(step, [r["fid"] for r in scores], "o-", color="C0", label="FID")
     ax.set(title="scores after each epoch", xlabel="step", ylabel="FID (lower is better)", yscale="log")
     ax.grid(alpha=0.3)
     right = ax.twinx()
-    right.plot(step, [r["coverage"] for r in scores], "s--", color="C3", label="digits covered")
-    right.set(ylabel="digits covered (of 10)", ylim=(0, 10.5))
+    right.plot(step, [r["coverage"] for r in scores], "s--", color="C3", label=f"{kinds} covered")
+    right.set(ylabel=f"{kinds} covered (of 10)", ylim=(0, 10.5))
     lines = ax.get_lines() + right.get_lines()
     ax.legend(lines, [line.get_label() for line in lines], loc="center right")

@@ -50,13 +50,16 @@ class RunFiles:
         path = self.path / f"generator_epoch_{epoch:03d}.npz"
         return path if epoch is not None and path.exists() else None
 
-    def write_final(self, picture, loss, with_gif):
-        """samples.png, curves.png (when G has stepped) and progress.gif; returns the names written."""
+    def write_final(self, picture, loss, with_gif, kinds="digits"):
+        """samples.png, curves.png (when G has stepped) and progress.gif; returns the names written.
+
+        ``kinds``: what the scoring classifier's classes are (``metrics.kinds_of``), for the curves' labels.
+        """
         plots.save_png(picture, self.path / "samples.png")
         written = ["samples.png"]
         records = telemetry.read_metrics(self.path / "metrics.jsonl")
         if any(r.get("loss_g") is not None for r in records):
-            plots.plot_curves(records, self.path / "curves.png", (loss.output_label, loss.fake_label))
+            plots.plot_curves(records, self.path / "curves.png", (loss.output_label, loss.fake_label), kinds)
             written.append("curves.png")
         frames = [plots.load_png(p) for p in sorted(self.path.glob("grid_epoch_*.png"))]
         if with_gif and frames:

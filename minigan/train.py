@@ -245,7 +245,8 @@ class Run:
     # -- phase 4: finish ---------------------------------------------------------------------
     def finish(self, status):
         """The pictures of what the run has: samples.png and curves.png, and progress.gif when finished."""
-        written = self.files.write_final(self.sample_grid(), self.loss, with_gif=(status == "finished"))
+        kinds = self.scorer.reference.kinds if self.scorer else "digits"
+        written = self.files.write_final(self.sample_grid(), self.loss, with_gif=(status == "finished"), kinds=kinds)
         self.log(f"minigan: {status}; wrote {', '.join(written)} in {self.folder.path}")
 
     @property

@@ -22,6 +22,16 @@ def test_plot_curves_leaves_the_matplotlib_backend_and_pyplot_alone(tmp_path):
     assert mg.plots.load_png(tmp_path / "c.png").shape[1] > 500
 
 
+@pytest.mark.parametrize("kinds", ["digits", "classes"])
+def test_the_score_panel_says_what_the_classifier_tells(tmp_path, monkeypatch, kinds):
+    from matplotlib.figure import Figure
+    figures = []
+    monkeypatch.setattr(Figure, "savefig", lambda self, *args, **kwargs: figures.append(self))
+    scores = [dict(step=20, fid=900.0, coverage=4), dict(step=39, fid=300.0, coverage=9)]
+    mg.plots.plot_curves(_records() + scores, tmp_path / "c.png", kinds=kinds)
+    assert f"{kinds} covered (of 10)" in [ax.get_ylabel() for ax in figures[0].axes]
+
+
 def test_plot_curves_with_d_steps_only(tmp_path):
     mg.plots.plot_curves(_records(with_g=False), tmp_path / "c.png")
     assert (tmp_path / "c.png").exists()
