@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import paired  # noqa: E402
+import torch_peer  # noqa: E402
 
 # (name, shape description, builder key, input shape without the batch axis)
 OPS = [
@@ -137,7 +138,7 @@ def worker(framework, batch, threads, tune):
         from minigan.backend import tune_allocator
         tune_allocator()
     if framework == "torch":
-        import torch
+        torch = torch_peer.require_torch()
         torch.set_num_threads(threads)
         paired.serve(_torch_ops(batch, rng))
     else:
@@ -156,6 +157,7 @@ def main():
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker, args.batch, args.threads, args.tune)
+    torch_peer.require_torch()                                  # one line, before any worker starts
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
                MKL_NUM_THREADS=str(args.threads), MINIGAN_BACKEND="numpy")
     commands = {framework: [sys.executable, __file__, "--worker", framework, "--batch", str(args.batch),
