@@ -25,6 +25,7 @@ from .config import TrainConfig
 from .errors import UserError
 
 FORMAT = "minigan-checkpoint-1"
+CLASSIFIER_FORMAT = "minigan-classifier-1"     # minigan.classifier's files: written there, recognised here
 _META_TYPES = {"config": dict, "epoch": int, "batch": int, "step": int}
 _RUN_META_TYPES = {"data_rng": dict, "noise_rng": dict, "optimizers": dict}
 
@@ -108,6 +109,9 @@ def load_checkpoint(path):
 
 
 def _check_meta(meta, path):
+    if isinstance(meta, dict) and meta.get("format") == CLASSIFIER_FORMAT:
+        raise CheckpointError(f"{path}: a classifier of minigan train-classifier, not a checkpoint "
+                              "(give it to --classifier)")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else meta
         raise CheckpointError(f"{path}: unknown checkpoint format {found!r}, expected {FORMAT!r}")

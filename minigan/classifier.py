@@ -27,12 +27,12 @@ import pathlib
 import numpy as np
 
 from . import backend, data, losses
+from .checkpoint import CLASSIFIER_FORMAT as FORMAT, FORMAT as CHECKPOINT_FORMAT
 from .errors import UserError
 from .nn import Conv2d, Dense, Flatten, ReLU, Sequential
 from .optim import Adam
 
 SHIPPED = pathlib.Path(__file__).resolve().parent / "datasets" / "mnist-classifier.npz"
-FORMAT = "minigan-classifier-1"
 FEATURES = 128
 
 
@@ -102,15 +102,20 @@ class Classifier:
 def load(path=None):
     """The classifier saved at ``path`` (default: the one shipped with minigan); ClassifierError if unusable."""
     path = pathlib.Path(path) if path is not None else SHIPPED
+    if not path.is_file():
+        raise ClassifierError(f"{path}: no such classifier file")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
         meta = json.loads(str(arrays.pop("meta")))
-        heldout = arrays.pop("heldout")
     except (OSError, ValueError, KeyError, EOFError) as error:
         raise ClassifierError(f"{path}: not a readable minigan classifier ({type(error).__name__}: {error})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if isinstance(meta, dict) and meta.get("format") == CHECKPOINT_FORMAT:
+        raise ClassifierError(f"{path}: a checkpoint of minigan train, not a classifier (make one with "
+                              "minigan train-classifier)")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "heldout" not in arrays:
         raise ClassifierError(f"{path}: not a minigan classifier (format {FORMAT!r} expected)")
+    heldout = arrays.pop("heldout")
     features, head = build()
     try:
         for prefix, net in (("features/", features), ("head/", head)):

@@ -36,6 +36,16 @@ def test_bad_classifier_files_are_named(tmp_path):
     np.savez(tmp_path / "y.npz", heldout=np.arange(3), meta=np.array('{"format": "other"}'))
     with pytest.raises(ClassifierError, match="y.npz: not a minigan classifier"):
         load(tmp_path / "y.npz")
+    with pytest.raises(ClassifierError, match="gone.npz: no such classifier file"):
+        load(tmp_path / "gone.npz")
+
+
+def test_a_training_checkpoint_given_as_a_classifier_is_named_as_one(tmp_path):
+    G, D = mg.models.build("mlp", rng=0)
+    mg.checkpoint.save_generator(tmp_path / "g.npz", G, {"config": {"model": "mlp"}, "epoch": 0, "batch": 0,
+                                                          "step": 0})
+    with pytest.raises(ClassifierError, match="g.npz: a checkpoint of minigan train, not a classifier"):
+        load(tmp_path / "g.npz")
 
 
 def test_shift_moves_whole_images_and_fills_with_background(rng):

@@ -204,6 +204,7 @@ def _bad_meta(meta):
     (_bad_meta({"format": "minigan-checkpoint-1", "config": {"model": "mlp"}, "epoch": "1", "batch": 0,
                 "step": 0}), ["malformed metadata", "epoch"]),
     (_bad_meta([1, 2]), ["unknown checkpoint format"]),
+    (lambda tmp_path: mg.classifier.SHIPPED, ["mnist-classifier.npz", "a classifier", "--classifier"]),
     (_bad_meta({"format": "minigan-checkpoint-1", "kind": "generator", "config": {"model": "gan"}, "epoch": 0,
                 "batch": 0, "step": 0}), ["malformed config", "model"]),
 ])
