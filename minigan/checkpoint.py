@@ -109,11 +109,11 @@ def load_checkpoint(path):
 
 
 def _check_meta(meta, path):
-    if isinstance(meta, dict) and meta.get("format") == CLASSIFIER_FORMAT:
+    found = meta.get("format") if isinstance(meta, dict) else meta
+    if found == CLASSIFIER_FORMAT:
         raise CheckpointError(f"{path}: a classifier of minigan train-classifier, not a checkpoint "
                               "(give it to --classifier)")
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        found = meta.get("format") if isinstance(meta, dict) else meta
+    if not isinstance(meta, dict) or found != FORMAT:
         raise CheckpointError(f"{path}: unknown checkpoint format {found!r}, expected {FORMAT!r}")
     types = dict(_META_TYPES, **(_RUN_META_TYPES if meta.get("kind", "run") == "run" else {}))
     for key, kind in types.items():

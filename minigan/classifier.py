@@ -110,10 +110,11 @@ def load(path=None):
         meta = json.loads(str(arrays.pop("meta")))
     except (OSError, ValueError, KeyError, EOFError) as error:
         raise ClassifierError(f"{path}: not a readable minigan classifier ({type(error).__name__}: {error})") from None
-    if isinstance(meta, dict) and meta.get("format") == CHECKPOINT_FORMAT:
+    found = meta.get("format") if isinstance(meta, dict) else meta
+    if found == CHECKPOINT_FORMAT:
         raise ClassifierError(f"{path}: a checkpoint of minigan train, not a classifier (make one with "
                               "minigan train-classifier)")
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "heldout" not in arrays:
+    if not isinstance(meta, dict) or found != FORMAT or "heldout" not in arrays:
         raise ClassifierError(f"{path}: not a minigan classifier (format {FORMAT!r} expected)")
     heldout = arrays.pop("heldout")
     features, head = build()

@@ -21,10 +21,11 @@ def pair(value, name, owner, minimum=1):
 
     Raises ValueError naming ``owner`` and ``name`` unless both entries are ints >= ``minimum``.
     """
-    pair_ = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    given_pair = isinstance(value, (tuple, list))
+    pair_ = tuple(value) if given_pair else (value, value)
     if len(pair_) != 2:
         raise ValueError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
-    check_sizes(owner, minimum, **{name: pair_ if isinstance(value, (tuple, list)) else value})  # says what was given
+    check_sizes(owner, minimum, **{name: pair_ if given_pair else value})      # quotes what was given
     return pair_
 
 
