@@ -23,7 +23,8 @@ roughly Lipschitz.
 """
 import math
 
-from . import backend, cuda
+from . import backend
+from .backend import cuda
 from .checks import is_int, is_number
 from .flat import FlatParameters
 from .nn.module import Parameter
@@ -250,7 +251,7 @@ class Adam(Optimizer):
         data -= step_size * (m / denom)
 
     def _fused_update(self, data, g, state):
-        """Steps 2-3 over the flat buffers in one GPU kernel (``minigan.cuda.adam_update``).
+        """Steps 2-3 over the flat buffers in one GPU kernel (``minigan.backend.cuda.adam_update``).
 
         Its bias corrections come from a device copy of t that the kernel advances, so a step
         recorded in a CUDA graph (``minigan.graph``) uses the right t on every replay.

@@ -7,7 +7,8 @@ saturating (see docs/derivations.md).
 import json
 import math
 
-from . import backend, cuda
+from . import backend
+from .backend import cuda
 
 
 def grad_norm(params):

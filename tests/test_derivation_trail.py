@@ -40,7 +40,7 @@ def test_every_public_layer_loss_and_optimizer_points_to_its_derivation_and_test
     assert derivation, f"{obj.__name__}'s docstring names no section of docs/derivations.md"
     sections = re.findall(r'"([^"]+)"', derivation)
     assert sections and set(sections) <= HEADINGS, f"{obj.__name__} names missing sections {set(sections) - HEADINGS}"
-    tests = re.search(r"Tests: (tests/test_\w+\.py)", doc)
+    tests = re.search(r"Tests: (tests/[\w/]*test_\w+\.py)", doc)
     assert tests, f"{obj.__name__}'s docstring names no test file"
     test_file = ROOT / tests.group(1)
     assert test_file.exists(), f"{obj.__name__} names {tests.group(1)}, which does not exist"
@@ -69,7 +69,7 @@ def test_every_section_says_what_the_code_computes_where_and_what_proves_it(titl
     source = body[body.index("**Source**"):].splitlines()[0]
     for path in re.findall(r"`(minigan/[\w/.]+\.py)`", source):
         assert (ROOT / path).exists(), f'section "{title}" names {path}, which does not exist'
-    for path in re.findall(r"`(tests/test_\w+\.py)", body):
+    for path in re.findall(r"`(tests/[\w/]*test_\w+\.py)", body):
         assert (ROOT / path).exists(), f'section "{title}" names {path}, which does not exist'
 
 

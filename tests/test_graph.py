@@ -82,7 +82,7 @@ def test_minigan_train_on_cupy_replays_the_step_and_matches_the_eager_run(cupy, 
 
 @pytest.mark.gpu
 def test_a_step_that_cannot_be_recorded_runs_eagerly_and_says_why(cupy, monkeypatch):
-    monkeypatch.setattr(mg.cuda, "_cublas", lambda: None)     # CuPy's own @ refuses during a capture
+    monkeypatch.setattr(mg.backend.cuda, "_cublas", lambda: None)     # CuPy's own @ refuses during a capture
     loss, said = mg.losses.get("nonsaturating"), []
     eager, graphed = _game("mlp"), _game("mlp")
     step = CapturedStep(*graphed[:2], loss, *graphed[2:], log=said.append)

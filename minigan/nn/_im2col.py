@@ -20,7 +20,8 @@ computes that offset by offset: the columns of W_mat for offset (a, b) are the w
 slice W[:, :, a, b], so each offset is one small matrix product whose result is added
 while still in cache, and the full (rows, kh*kw*C) product is never stored.
 """
-from .. import backend, cuda
+from .. import backend
+from ..backend import cuda
 
 
 def pad_hw(x, padding):
@@ -88,7 +89,7 @@ def matmul_col2im(A, W, grid, padded_shape, stride):
     out (N, Hp, Wp, C) = padded_shape. Images never mix, so the batch goes in chunks of images
     whose output is at most ``CHUNK_BYTES``: each offset's product is then added into memory
     still in cache (the DCGAN's ConvTranspose2d(128, 64) at batch 128: about a quarter faster).
-    On CuPy: ``minigan.cuda.matmul_col2im``, one GEMM and one gather kernel.
+    On CuPy: ``minigan.backend.cuda.matmul_col2im``, one GEMM and one gather kernel.
     """
     if backend.is_cupy_array(A):
         return cuda.matmul_col2im(A, W, grid, padded_shape, stride)

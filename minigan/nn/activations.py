@@ -13,7 +13,8 @@ than ``where`` with a data-dependent mask), the output y for Sigmoid and Tanh.
 Shapes: any; y and dx have x's shape and dtype.
 Derivation: docs/derivations.md, "Elementwise activations" (steps 1-3). Tests: tests/test_activations.py.
 """
-from .. import backend, cuda
+from .. import backend
+from ..backend import cuda
 from .module import Layer
 
 

@@ -24,7 +24,8 @@ running_var = (1 - momentum) * running_var + momentum * var * m / (m - 1) (unbia
 eps = 1e-5, momentum = 0.1, as in PyTorch. Unlike PyTorch, a channel whose batch statistics are not
 finite keeps its running statistics (its output for that batch is NaN all the same).
 """
-from .. import backend, cuda
+from .. import backend
+from ..backend import cuda
 from .module import Layer, Parameter
 from .sizes import check_sizes
 

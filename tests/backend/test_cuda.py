@@ -1,9 +1,9 @@
-"""minigan.cuda: every GPU fast path against the NumPy reference it replaces (skips without a GPU)."""
+"""minigan.backend.cuda: every GPU fast path against the NumPy reference it replaces (skips without a GPU)."""
 import numpy as np
 import pytest
 
 import minigan as mg
-from minigan import cuda
+from minigan.backend import cuda
 from minigan.nn import _im2col
 
 def _host(a):

@@ -4,7 +4,7 @@ On a GPU a small step is bound by kernel launches, not arithmetic: the NumPy cod
 run on CuPy, launches one kernel per array operation. Each function here computes exactly what
 a named piece of the reference code computes, in as few launches as possible; the layers call
 the reference function, which hands CuPy arrays to the function here
-(``minigan.nn._im2col.matmul_col2im`` -> ``matmul_col2im``, and so on). tests/test_cuda.py
+(``minigan.nn._im2col.matmul_col2im`` -> ``matmul_col2im``, and so on). tests/backend/test_cuda.py
 compares every one with its reference, on the GPU (it skips without one).
 
 - ``matmul``: a 2-D matrix product through cuBLAS, called directly (``gemm``), so that it can be

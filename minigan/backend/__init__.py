@@ -22,8 +22,8 @@ import sys
 import numpy as np
 
 from . import cuda
-from .checks import is_int
-from .errors import UserError
+from ..checks import is_int
+from ..errors import UserError
 
 BACKENDS = ("numpy", "cupy")
 DTYPES = ("float32", "float64")
@@ -125,7 +125,7 @@ def matmul(a, b):
 
     On NumPy a 2-D product over an inner dimension of 1 (an outer product) is the broadcast a * b:
     the same numbers (one multiplication each), made ~20x faster than OpenBLAS's GEMM makes them.
-    On CuPy a 2-D float product calls cuBLAS directly (``minigan.cuda.gemm``): the same library
+    On CuPy a 2-D float product calls cuBLAS directly (``minigan.backend.cuda.gemm``): the same library
     CuPy uses, but callable while a CUDA graph is being recorded, which CuPy's own ``@`` refuses.
     """
     if is_cupy_array(a):
@@ -138,7 +138,7 @@ def matmul(a, b):
 def sum_rows(X):
     """The sum over every axis but the last, ``X.sum(axis=(0, ..., X.ndim - 2))``: a bias gradient.
 
-    On CuPy it is one cuBLAS product with a row of ones (``minigan.cuda.sum_rows``): CuPy's own
+    On CuPy it is one cuBLAS product with a row of ones (``minigan.backend.cuda.sum_rows``): CuPy's own
     reduction over a long leading axis runs each of the few columns on one thread block.
     """
     if is_cupy_array(X):
