@@ -14,7 +14,7 @@ from .backend import cuda
 def grad_norm(params):
     """Global L2 norm of the gradients, sqrt(sum over parameters of sum(grad²)), as a scalar on their device.
 
-    On CuPy, gradients that fill one flat buffer (an optimizer's, ``minigan.flat``) take one reduction.
+    On CuPy, gradients that fill one flat buffer (an optimizer's, ``minigan.optim.flat``) take one reduction.
     """
     flat = params[0].grad.base
     if backend.is_cupy_array(flat) and sum(p.grad.size for p in params) == flat.size and all(

@@ -272,7 +272,7 @@ def batchnorm_backward(dY, xhat, inv_std, gamma, grads):
 
 
 def adam_update(p, g, m, v, t, lr, betas, eps):
-    """Adam's steps 2-3 (minigan/optim.py) on flat arrays, in place; ``t`` (float64, shape (1,)) is advanced.
+    """Adam's steps 2-3 (minigan/optim/optimizers.py) on flat arrays, in place; ``t`` (float64, shape (1,)) is advanced.
 
     The bias corrections lr / (1 - beta1^t) and sqrt(1 - beta2^t) are computed on the device from
     the device counter ``t``, so a step recorded in a CUDA graph uses the right t on every replay.

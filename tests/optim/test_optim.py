@@ -1,4 +1,4 @@
-"""Adam and SGD (minigan/optim.py): the update rules, flat buffers, state and its checks.
+"""Adam and SGD (minigan/optim/optimizers.py): the update rules, flat buffers, state and its checks.
 
 Confirms docs/derivations.md, "Adam and SGD".
 """

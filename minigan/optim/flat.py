@@ -3,7 +3,7 @@
 An optimizer built on them (``optim.Adam``, ``optim.SGD``) runs its update as a few operations
 over all parameters at once, instead of about ten per parameter.
 """
-from . import backend
+from .. import backend
 
 
 class FlatParameters:

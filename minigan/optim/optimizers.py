@@ -23,11 +23,11 @@ roughly Lipschitz.
 """
 import math
 
-from . import backend
-from .backend import cuda
-from .checks import is_int, is_number
+from .. import backend
+from ..backend import cuda
+from ..checks import is_int, is_number
 from .flat import FlatParameters
-from .nn.module import Parameter
+from ..nn.module import Parameter
 
 
 def clip_weights(params, clip_value):
@@ -209,7 +209,7 @@ class Adam(Optimizer):
     """Adam with bias correction, exactly ``torch.optim.Adam``'s update (steps 1-3 of the module docstring).
 
     p -= (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
-    Derivation: docs/derivations.md, "Adam and SGD". Tests: tests/test_optim.py.
+    Derivation: docs/derivations.md, "Adam and SGD". Tests: tests/optim/test_optim.py.
 
     Parameters
     ----------
@@ -277,7 +277,7 @@ class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, as ``torch.optim.SGD`` (steps 1-3 of the SGD part).
 
     p -= lr * buf, buf = momentum * buf + g (buf = g at the first step; buf = g when momentum = 0).
-    Derivation: docs/derivations.md, "Adam and SGD". Tests: tests/test_optim.py.
+    Derivation: docs/derivations.md, "Adam and SGD". Tests: tests/optim/test_optim.py.
 
     Parameters
     ----------
