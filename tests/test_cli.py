@@ -389,7 +389,7 @@ def test_an_unreadable_data_file_is_one_line(monkeypatch, capsys, tmp_path):
     def unreadable(path):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(mg.data, "read_idx", unreadable)
+    monkeypatch.setattr(mg.data.mnist, "read_idx", unreadable)
     assert mg.cli.main(["train", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "images-idx3-ubyte" in err[0] and "Permission denied" in err[0]

@@ -6,7 +6,7 @@ then the elements in C order. MNIST images are 3-D (magic 2051), labels 1-D (mag
 Files may be gzip-compressed.
 
 ``load_mnist()`` with no argument reads 5,000 real MNIST digits shipped inside the package
-(500 per class; see minigan/datasets/mnist-5k/README.md for provenance and licence), so
+(500 per class; see minigan/data/mnist-5k/README.md for provenance and licence), so
 training needs no download. ``load_mnist(path)`` reads a directory with the standard file
 names, e.g. an MNIST copy you have or Debian's Fashion-MNIST (/usr/share/datasets/fashion-mnist).
 
@@ -22,11 +22,11 @@ import zlib
 
 import numpy as np
 
-from . import backend
-from .checks import is_int
-from .errors import UserError
+from .. import backend
+from ..checks import is_int
+from ..errors import UserError
 
-EMBEDDED = pathlib.Path(__file__).resolve().parent / "datasets" / "mnist-5k"
+EMBEDDED = pathlib.Path(__file__).resolve().parent / "mnist-5k"
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _TYPE_CODES = {np.dtype(v).newbyteorder(">"): k for k, v in _IDX_TYPES.items()}
 
