@@ -22,10 +22,9 @@ import numpy as np
 
 from .checks import is_int
 from .config import TrainConfig
+from .data.formats import CHECKPOINT as FORMAT, CLASSIFIER as CLASSIFIER_FORMAT
 from .errors import UserError
 
-FORMAT = "minigan-checkpoint-1"
-CLASSIFIER_FORMAT = "minigan-classifier-1"     # minigan.classifier's files: written there, recognised here
 _META_TYPES = {"config": dict, "epoch": int, "batch": int, "step": int}
 _RUN_META_TYPES = {"data_rng": dict, "noise_rng": dict, "optimizers": dict}
 

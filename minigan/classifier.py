@@ -4,7 +4,7 @@ FID and the Inception Score were defined on an ImageNet network (Inception v3); 
 its features mean little, so the FID authors advise a network trained on the data set itself,
 and the MNIST literature scores generators with an MNIST classifier. Scores computed with
 different classifiers (or different sample counts) cannot be compared, so minigan ships one
-frozen classifier (``minigan/datasets/mnist-classifier.npz``) and ``minigan train-classifier``
+frozen classifier (``minigan/data/mnist-classifier.npz``) and ``minigan train-classifier``
 rebuilds it, or one for another data set, reproducibly from a seed.
 
 The network (``build``), 28x28 images in [0, 1] to 10 logits:
@@ -27,12 +27,12 @@ import pathlib
 import numpy as np
 
 from . import backend, data, losses
-from .checkpoint import CLASSIFIER_FORMAT as FORMAT, FORMAT as CHECKPOINT_FORMAT
+from .data.formats import CHECKPOINT as CHECKPOINT_FORMAT, CLASSIFIER as FORMAT
 from .errors import UserError
 from .nn import Conv2d, Dense, Flatten, ReLU, Sequential
 from .optim import Adam
 
-SHIPPED = pathlib.Path(__file__).resolve().parent / "datasets" / "mnist-classifier.npz"
+SHIPPED = pathlib.Path(__file__).resolve().parent / "data" / "mnist-classifier.npz"
 FEATURES = 128
 
 

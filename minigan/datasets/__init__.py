@@ -1,1 +1,0 @@
-"""Data sets shipped inside minigan: mnist-5k, 5,000 real MNIST digits (see its README)."""
