@@ -3,7 +3,7 @@
 ``torch_copy(model)`` turns a minigan ``Sequential`` into a ``torch.nn.Sequential`` layer by layer
 (Dense's W (in, out) becomes Linear's weight (out, in); convolutions already share PyTorch's
 layouts; BatchNorm copies gamma, beta and the running statistics). ``TorchGame`` is
-``minigan.game.gan_step`` written with autograd: D on the real batch and on the detached fakes,
+``minigan.gan.game.gan_step`` written with autograd: D on the real batch and on the detached fakes,
 one Adam step, then G through D with only G's parameters receiving gradients, one Adam step.
 PyTorch is a peer for the benches, never a dependency of minigan: ``require_torch()`` says how
 to install it and exits cleanly without it.
@@ -71,7 +71,7 @@ def torch_losses(name):
 
 
 class TorchGame:
-    """minigan's game (``minigan.game.gan_step``) with autograd, on copies of minigan's G and D."""
+    """minigan's game (``minigan.gan.game.gan_step``) with autograd, on copies of minigan's G and D."""
 
     def __init__(self, G, D, loss="nonsaturating", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), clip_value=None,
                  device="cpu"):

@@ -6,7 +6,7 @@
     python bench/train_step.py --backend cupy --batches 64 256 1024    # on a GPU, against PyTorch CUDA
     python bench/train_step.py --memory 1000      # minigan's resident memory over 1,000 dcgan steps
 
-The step is ``minigan.game.gan_step``: G makes fakes, D on the real and the fake batch, one Adam
+The step is ``minigan.gan.game.gan_step``: G makes fakes, D on the real and the fake batch, one Adam
 step for D, G through the frozen D, one Adam step for G. The PyTorch side is the same game on
 copies of minigan's networks (``torch_peer.TorchGame``). Before any timing, one step of each is
 compared on the same weights and data: the losses and every gradient must agree, so the timing

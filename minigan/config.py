@@ -6,7 +6,8 @@ saved as ``config.json`` in the run folder and inside every checkpoint.
 """
 import dataclasses
 
-from . import backend, losses, models
+from . import backend, losses
+from .gan import models
 from .checks import is_int, is_number
 from .errors import ConfigError
 

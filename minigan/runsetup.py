@@ -9,7 +9,8 @@ import pathlib
 
 import numpy as np
 
-from . import backend, checkpoint, data, models
+from . import backend, checkpoint, data
+from .gan import models
 from .config import FIXED_ON_RESUME, TrainConfig
 from .errors import ConfigError
 

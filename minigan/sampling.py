@@ -10,7 +10,8 @@ import pathlib
 
 import numpy as np
 
-from . import backend, checkpoint, models, plots
+from . import backend, checkpoint, plots
+from .gan import models
 from .checks import is_int
 from .errors import ConfigError
 

@@ -1,27 +1,13 @@
-"""What a GAN run records as it goes: gradient norms, non-finite checks, and a JSON-lines log.
+"""What a GAN run records as it goes: the step records read to the host, non-finite checks, a JSON-lines log.
 
-Gradient norms show saturation and vanishing gradients as they happen: a generator whose
-gradient norm collapses towards zero while D(G(z)) sits near 0 is the minimax loss
-saturating (see docs/derivations.md).
+The gradient norms in each record are measured by the game (``gan.game.grad_norm``). They show
+saturation and vanishing gradients as they happen: a generator whose gradient norm collapses
+towards zero while D(G(z)) sits near 0 is the minimax loss saturating (see docs/derivations.md).
 """
 import json
 import math
 
 from . import backend
-from .backend import cuda
-
-
-def grad_norm(params):
-    """Global L2 norm of the gradients, sqrt(sum over parameters of sum(grad²)), as a scalar on their device.
-
-    On CuPy, gradients that fill one flat buffer (an optimizer's, ``minigan.optim.flat``) take one reduction.
-    """
-    flat = params[0].grad.base
-    if backend.is_cupy_array(flat) and sum(p.grad.size for p in params) == flat.size and all(
-            p.grad.base is flat for p in params):
-        return cuda.grad_norm(flat)
-    total = sum((p.grad * p.grad).sum() for p in params)
-    return backend.xp_of(params[0].grad).sqrt(total)
 
 
 def to_host(records):
@@ -60,12 +46,6 @@ def nonfinite(named_arrays):
     xp = backend.xp_of(*arrays)
     finite = backend.to_numpy(xp.stack([xp.isfinite(a).all() for a in arrays]))
     return [name for name, ok in zip(names, finite) if not ok]
-
-
-def layer_grad_norms(model):
-    """{"<index> <layer>": L2 norm of that layer's gradients (a device scalar)} for each layer with parameters."""
-    return {f"{i} {type(layer).__name__}": grad_norm(layer.parameters())
-            for i, layer in enumerate(model) if layer.parameters()}
 
 
 def nonfinite_state(networks):

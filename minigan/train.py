@@ -20,8 +20,8 @@ import numpy as np
 from . import backend, checkpoint, data, losses, plots, runsetup, telemetry
 from .config import MODEL_DEFAULTS, TrainConfig
 from .errors import ConfigError, TrainingDiverged
-from .game import gan_step
-from .graph import CapturedStep
+from .gan.game import gan_step
+from .gan.graph import CapturedStep
 from .optim import Adam
 from .progress import ProgressBar, StopRequest
 from .runfolder import RunFolder

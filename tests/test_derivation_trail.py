@@ -82,7 +82,7 @@ def test_the_definitions_quoted_in_the_docs_are_the_code():
 
 
 MODULES_WITH_STEPS = ["nn/batchnorm.py", "nn/conv.py", "nn/dense.py", "nn/activations.py", "nn/shape.py",
-                      "losses.py", "optim/optimizers.py", "game.py"]
+                      "losses.py", "optim/optimizers.py", "gan/game.py"]
 
 
 @pytest.mark.parametrize("module", MODULES_WITH_STEPS)

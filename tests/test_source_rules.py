@@ -7,7 +7,7 @@ import minigan
 PACKAGE = pathlib.Path(minigan.__file__).parent
 # The host-side edges (the backend itself, the gradient checker's bookkeeping, data loading,
 # plotting, the command line) may use NumPy directly; layers, losses, optimizers and the step may not.
-COMPUTE_PATHS = ["nn", "losses.py", "optim", "game.py", "ema.py", "telemetry.py"]
+COMPUTE_PATHS = ["nn", "losses.py", "optim", "gan/game.py", "ema.py", "telemetry.py"]
 
 
 def _python_files():

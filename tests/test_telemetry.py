@@ -6,14 +6,10 @@ import numpy as np
 import pytest
 
 import minigan as mg
-from minigan.telemetry import MetricsLog, grad_norm, nonfinite, read_metrics
+from minigan.telemetry import MetricsLog, nonfinite, read_metrics
 
 
-def test_grad_norm_and_nonfinite():
-    p, q = mg.Parameter(np.zeros(3, np.float32)), mg.Parameter(np.zeros((2, 2), np.float32))
-    p.grad[:] = [3.0, 0.0, 0.0]
-    q.grad[:] = 4.0 / 2.0
-    assert grad_norm([p, q]) == pytest.approx(math.sqrt(9 + 16))
+def test_nonfinite_names_the_arrays_with_a_nan_or_an_infinity():
     arrays = [("a", np.ones(3)), ("b", np.array([1.0, np.nan])), ("c", np.array([np.inf]))]
     assert nonfinite(arrays) == ["b", "c"]
     assert nonfinite(arrays[:1]) == []
@@ -50,12 +46,3 @@ def test_to_host_reads_every_device_scalar_at_once():
     assert type(host[0]["loss_d"]) is float and math.isnan(host[1]["loss_d"]) and host[1]["step"] == 2
     assert records[0]["loss_d"].dtype == np.float32                  # the input is left alone
     assert to_host([{"step": 3}]) == [{"step": 3}]
-
-
-def test_gan_step_reads_nothing_back(rng):
-    G, D = mg.models.build("mlp", z_dim=8, rng=0)
-    record = mg.game.gan_step(G, D, mg.losses.get("hinge"), mg.optim.Adam(G.parameters()),
-                              mg.optim.Adam(D.parameters()), rng.random((4, 1, 28, 28)).astype(np.float32),
-                              rng.standard_normal((4, 8)).astype(np.float32), layer_norms=True)
-    assert all(hasattr(v, "dtype") for k, v in record.items() if not k.startswith("layer_norms"))
-    assert all(hasattr(v, "dtype") for v in record["layer_norms_g"].values())

@@ -197,7 +197,7 @@ def _ones(m, dtype):
 
 def _kept_memory():
     """Allocate from CuPy's default pool: for arrays kept across steps, which must never come from the
-    private pool of a CUDA graph (``minigan.graph``), whose blocks the graph reuses for its temporaries."""
+    private pool of a CUDA graph (``minigan.gan.graph``), whose blocks the graph reuses for its temporaries."""
     cupy = _cupy()
     return cupy.cuda.using_allocator(cupy.get_default_memory_pool().malloc)
 

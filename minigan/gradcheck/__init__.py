@@ -23,7 +23,8 @@ import copy
 
 import numpy as np
 
-from .. import backend, game
+from .. import backend
+from ..gan import game
 
 
 def numerical_gradient(f, x, eps=1e-6):
@@ -210,7 +211,7 @@ def check_function(f, x, label="function", eps=1e-6, rtol=1e-5, atol=1e-8, name=
 
 def check_game(G, D, loss, real, z, seed=0, eps=1e-6, rtol=1e-5, atol=1e-6, n_directions=3):
     """Check both players' parameter gradients in one GAN iteration, computed by the trainer's own
-    code (``minigan.game``), against central differences of the losses, in float64.
+    code (``minigan.gan.game``), against central differences of the losses, in float64.
 
     D: L_D = loss.d_loss_real(D(real)) + loss.d_loss_fake(D(G(z))) with G fixed; the analytic
     gradient is what ``game.d_gradients`` adds into D's ``.grad``.

@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from .. import backend, losses, models, nn
+from .. import backend, losses, nn
+from ..gan import models
 from . import check_function, check_game, check_layer, check_loss
 
 TOLERANCE = 1e-6

@@ -254,7 +254,7 @@ class Adam(Optimizer):
         """Steps 2-3 over the flat buffers in one GPU kernel (``minigan.backend.cuda.adam_update``).
 
         Its bias corrections come from a device copy of t that the kernel advances, so a step
-        recorded in a CUDA graph (``minigan.graph``) uses the right t on every replay.
+        recorded in a CUDA graph (``minigan.gan.graph``) uses the right t on every replay.
         """
         if self._t_device is None:
             self._t_device = cuda.step_counter(self.t - 1)

@@ -154,7 +154,7 @@ def test_grad_norm_of_a_flat_buffer_is_one_reduction_with_the_same_value(cupy, r
         p.grad[...] = cupy.asarray(rng.standard_normal(p.grad.shape), "float32")
     expected = np.sqrt(sum(float((_host(p.grad).astype(np.float64) ** 2).sum()) for p in G.parameters()))
     assert opt.flat is not None
-    assert float(mg.telemetry.grad_norm(G.parameters())) == pytest.approx(expected, rel=1e-5)
+    assert float(mg.game.grad_norm(G.parameters())) == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.gpu

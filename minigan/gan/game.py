@@ -9,29 +9,31 @@ One iteration on a real batch x and fresh noise z (``gan_step``):
    flows back through D into G (``G.backward(D.backward(d_fake))``) with D frozen, so D's
    parameter gradients are neither computed nor changed; opt_g steps.
 """
-from . import telemetry
+from .. import backend
+from ..backend import cuda
 
 
 def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False):
     """One iteration of the game (steps 1-2 of the module docstring).
 
     Returns a dict of scalars on the device (losses, D's mean outputs, gradient norms), never
-    read here: on a GPU, reading one is a synchronisation (``telemetry.to_host`` reads many at once).
+    read here: on a GPU, reading one is a synchronisation (the trainer's ``telemetry.to_host`` reads
+    many at once).
     """
     fake = G(z)                                    # G keeps its cache for the G step below
     opt_d.zero_grad()
     loss_d, s_real, s_fake = d_gradients(D, loss, real, fake)   # step 1
     record = {"loss_d": loss_d, "d_real": loss.mean_output(s_real),
-              "d_fake": loss.mean_output(s_fake), "grad_norm_d": telemetry.grad_norm(D.parameters())}
+              "d_fake": loss.mean_output(s_fake), "grad_norm_d": grad_norm(D.parameters())}
     if layer_norms:
-        record["layer_norms_d"] = telemetry.layer_grad_norms(D)
+        record["layer_norms_d"] = layer_grad_norms(D)
     opt_d.step()
     if update_g:                                   # step 2
         opt_g.zero_grad()
         loss_g = g_gradients(G, D, loss, fake)
-        record.update(loss_g=loss_g, grad_norm_g=telemetry.grad_norm(G.parameters()))
+        record.update(loss_g=loss_g, grad_norm_g=grad_norm(G.parameters()))
         if layer_norms:
-            record["layer_norms_g"] = telemetry.layer_grad_norms(G)
+            record["layer_norms_g"] = layer_grad_norms(G)
         opt_g.step()
     return record
 
@@ -67,3 +69,23 @@ def g_gradients(G, D, loss, fake):
     finally:
         D.unfreeze()
     return loss_g
+
+
+# -- the norms the record holds ------------------------------------------------------------
+def grad_norm(params):
+    """Global L2 norm of the gradients, sqrt(sum over parameters of sum(grad²)), as a scalar on their device.
+
+    On CuPy, gradients that fill one flat buffer (an optimizer's, ``minigan.optim.flat``) take one reduction.
+    """
+    flat = params[0].grad.base
+    if backend.is_cupy_array(flat) and sum(p.grad.size for p in params) == flat.size and all(
+            p.grad.base is flat for p in params):
+        return cuda.grad_norm(flat)
+    total = sum((p.grad * p.grad).sum() for p in params)
+    return backend.xp_of(params[0].grad).sqrt(total)
+
+
+def layer_grad_norms(model):
+    """{"<index> <layer>": L2 norm of that layer's gradients (a device scalar)} for each layer with parameters."""
+    return {f"{i} {type(layer).__name__}": grad_norm(layer.parameters())
+            for i, layer in enumerate(model) if layer.parameters()}

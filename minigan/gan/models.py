@@ -4,10 +4,10 @@ Each builder returns ``(G, D)``: G maps noise z (N, z_dim) to images (N, 1, 28, 
 (a sigmoid output, matching ``load_mnist(scale="unit")``), D maps images to one raw score per
 sample, (N, 1): a logit for the sigmoid losses, used as is by lsgan, hinge and wasserstein.
 """
-from .backend import as_rng
-from .nn import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dense, Flatten, LeakyReLU,
+from ..backend import as_rng
+from ..nn import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dense, Flatten, LeakyReLU,
                  Reshape, Sequential, Sigmoid)
-from .nn.sizes import check_sizes
+from ..nn.sizes import check_sizes
 
 MODELS = ("dcgan", "mlp")
 

@@ -1,10 +1,10 @@
-"""minigan.graph: a step replayed from a CUDA graph trains exactly as the eager step (skips without a GPU)."""
+"""minigan.gan.graph: a step replayed from a CUDA graph trains exactly as the eager step (skips without a GPU)."""
 import numpy as np
 import pytest
 
 import minigan as mg
-from minigan.game import gan_step
-from minigan.graph import CapturedStep, CaptureError
+from minigan.gan.game import gan_step
+from minigan.gan.graph import CapturedStep, CaptureError
 
 
 def _game(model):

@@ -19,12 +19,12 @@ What makes the recorded step right on every replay:
   ``train()`` and ``eval()`` or a new optimizer setting (a learning rate, recorded as a kernel
   argument) changes the step's fingerprint, and the step is recorded again.
 
-The eager ``game.gan_step`` stays the reference: tests/test_graph.py checks that replays give the
+The eager ``game.gan_step`` stays the reference: tests/gan/test_graph.py checks that replays give the
 same weights and records as eager steps (on a GPU; it skips without one).
 """
 import sys
 
-from . import backend
+from .. import backend
 from .game import gan_step
 
 
