@@ -8,9 +8,10 @@ differences by ``minigan.gradcheck``.
     mg.gradcheck.check_layer(layer, x)                      # proves dx, dW and db
     mg.train.train(mg.train.TrainConfig(epochs=1))          # a DCGAN on the embedded MNIST digits
 """
-from . import (backend, classifier, config, data, errors, gan, gradcheck, losses, metrics, nn, optim,
+from . import (backend, config, data, errors, gan, gradcheck, losses, metrics, nn, optim,
                plots, progress, sampling, scoring, telemetry, train)
 from .gan import game, graph, models
+from .metrics import classifier
 from .backend import get_backend, get_default_dtype, set_backend, set_default_dtype, to_numpy
 from .nn import Parameter
 

@@ -85,7 +85,7 @@ def _gradcheck_parser(sub):
 
 def _classifier_parser(sub):
     p = sub.add_parser("train-classifier", help="train the digit classifier that the quality metrics use",
-                       description="Train the evaluator (minigan.classifier) on MNIST-format data, keeping a "
+                       description="Train the evaluator (minigan.metrics.classifier) on MNIST-format data, keeping a "
                                    "class-balanced held-out split, and save it as an .npz. With no options it "
                                    "rebuilds the classifier shipped with minigan.")
     p.add_argument("--data", default=None, metavar="DIR", help="A folder with MNIST-format training files "
@@ -195,7 +195,7 @@ def run_sample(args):
 
 
 def run_train_classifier(args):
-    from .classifier import train_classifier
+    from .metrics.classifier import train_classifier
     _use_backend(args)
     backend.tune_allocator()
     for name in ("epochs", "heldout", "seed"):
@@ -210,7 +210,8 @@ def run_train_classifier(args):
 
 def run_eval(args):
     import json
-    from . import classifier, metrics
+    from . import metrics
+    from .metrics import classifier
     from .sampling import generate
     _use_backend(args)
     if args.n < 10:

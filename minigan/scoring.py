@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 
-from . import classifier, metrics
+from . import metrics
+from .metrics import classifier
 from .errors import ConfigError
 from .sampling import images_of
 

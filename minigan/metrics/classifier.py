@@ -4,7 +4,7 @@ FID and the Inception Score were defined on an ImageNet network (Inception v3); 
 its features mean little, so the FID authors advise a network trained on the data set itself,
 and the MNIST literature scores generators with an MNIST classifier. Scores computed with
 different classifiers (or different sample counts) cannot be compared, so minigan ships one
-frozen classifier (``minigan/data/mnist-classifier.npz``) and ``minigan train-classifier``
+frozen classifier (``minigan/metrics/mnist-classifier.npz``) and ``minigan train-classifier``
 rebuilds it, or one for another data set, reproducibly from a seed.
 
 The network (``build``), 28x28 images in [0, 1] to 10 logits:
@@ -26,13 +26,13 @@ import pathlib
 
 import numpy as np
 
-from . import backend, data, losses
-from .data.formats import CHECKPOINT as CHECKPOINT_FORMAT, CLASSIFIER as FORMAT
-from .errors import UserError
-from .nn import Conv2d, Dense, Flatten, ReLU, Sequential
-from .optim import Adam
+from .. import backend, data, losses
+from ..data.formats import CHECKPOINT as CHECKPOINT_FORMAT, CLASSIFIER as FORMAT
+from ..errors import UserError
+from ..nn import Conv2d, Dense, Flatten, ReLU, Sequential
+from ..optim import Adam
 
-SHIPPED = pathlib.Path(__file__).resolve().parent / "data" / "mnist-classifier.npz"
+SHIPPED = pathlib.Path(__file__).resolve().parent / "mnist-classifier.npz"
 FEATURES = 128
 
 

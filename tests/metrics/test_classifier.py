@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import minigan as mg
-from minigan.classifier import ClassifierError, build, load, shift, train_classifier
+from minigan.metrics.classifier import ClassifierError, build, load, shift, train_classifier
 
 
 def test_the_shipped_classifier_is_accurate_on_its_held_out_digits():

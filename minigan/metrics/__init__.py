@@ -1,7 +1,7 @@
 """How good is a generator: FID, classifier score, mode coverage, precision and recall.
 
 All four judge images (N, 1, 28, 28) in [0, 1] through one frozen digit classifier
-(``minigan.classifier``; by default the one shipped with minigan), the way the MNIST GAN
+(``minigan.metrics.classifier``; by default the one shipped with minigan), the way the MNIST GAN
 literature does, since Inception features of 28x28 digits mean little:
 
 - ``fid(real, fake)``: the Fréchet distance between Gaussians fitted to the classifier's 128
@@ -25,9 +25,9 @@ import functools
 
 import numpy as np
 
-from . import backend
+from .. import backend
 from . import classifier as _classifier
-from .checks import is_int
+from ..checks import is_int
 
 N_DEFAULT = 1000
 COVERAGE_SHARE = 0.02
