@@ -106,15 +106,15 @@ def lockstep(steps, batch_size, lr_g, lr_d, seed):
 
 
 def _side_by_side(left, right, path):
-    a, b = mg.plots.image_grid(left[:64]), mg.plots.image_grid(right[:64])
+    a, b = mg.train.plots.image_grid(left[:64]), mg.train.plots.image_grid(right[:64])
     gap = np.full((a.shape[0], 24), 255, np.uint8)
-    mg.plots.save_png(np.concatenate([a, gap, b], axis=1), path)
+    mg.train.plots.save_png(np.concatenate([a, gap, b], axis=1), path)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=15)
-    defaults = mg.config.MODEL_DEFAULTS["dcgan"]
+    defaults = mg.train.config.MODEL_DEFAULTS["dcgan"]
     parser.add_argument("--batch-size", type=int, default=defaults["batch_size"])
     parser.add_argument("--lr-g", type=float, default=defaults["lr_g"], help="G's learning rate")
     parser.add_argument("--lr-d", type=float, default=defaults["lr_d"], help="D's learning rate")

@@ -75,7 +75,7 @@ def _minigan_step(model, batch, backend, eager=False):
     mg.set_backend(backend)
     G, D = mg.models.build(model, rng=0)
     loss = mg.losses.get("nonsaturating")
-    defaults = mg.config.MODEL_DEFAULTS[model]
+    defaults = mg.train.config.MODEL_DEFAULTS[model]
     opt_g = mg.optim.Adam(G.parameters(), lr=defaults["lr_g"])
     opt_d = mg.optim.Adam(D.parameters(), lr=defaults["lr_d"])
     real, z = (mg.backend.asarray(a) for a in _inputs(model, batch))
@@ -91,7 +91,7 @@ def _torch_step(model, batch, backend, threads):
     torch.set_num_threads(threads)
     device = "cuda" if backend == "cupy" else "cpu"
     G, D = mg.models.build(model, rng=0)
-    defaults = mg.config.MODEL_DEFAULTS[model]
+    defaults = mg.train.config.MODEL_DEFAULTS[model]
     game = torch_peer.TorchGame(G, D, lr_g=defaults["lr_g"], lr_d=defaults["lr_d"], device=device)
     real, z = (torch.as_tensor(a, device=device) for a in _inputs(model, batch))
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
@@ -124,7 +124,7 @@ def check_same_step(model, batch=16):
     """One step of each side on the same weights and data, in float32: the largest relative differences."""
     torch = torch_peer.require_torch()
     G, D = mg.models.build(model, rng=0)
-    defaults = mg.config.MODEL_DEFAULTS[model]
+    defaults = mg.train.config.MODEL_DEFAULTS[model]
     game = torch_peer.TorchGame(G, D, lr_g=defaults["lr_g"], lr_d=defaults["lr_d"])
     real, z = _inputs(model, batch)
     ours = mg.game.gan_step(G, D, mg.losses.get("nonsaturating"), mg.optim.Adam(G.parameters(), lr=defaults["lr_g"]),

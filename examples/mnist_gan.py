@@ -77,7 +77,7 @@ def main(argv=None):
         print(f"epoch {epoch + 1}/{args.epochs} done")
 
     G.eval()
-    mg.plots.save_png(mg.plots.image_grid(G(fixed_z)), args.out)
+    mg.train.plots.save_png(mg.train.plots.image_grid(G(fixed_z)), args.out)
     print(f"wrote {args.out}")
 
 

@@ -17,8 +17,8 @@ import signal
 import sys
 
 from . import __version__, backend, losses
-from .config import TrainConfig, flag
 from .errors import ConfigError, TrainingDiverged, UserError
+from .train.config import TrainConfig, flag
 
 EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -186,7 +186,7 @@ def run_train(args):
 
 
 def run_sample(args):
-    from .sampling import sample
+    from .train.sampling import sample
     _use_backend(args)
     written = sample(args.checkpoint, n=args.n, seed=args.seed, out=args.out, nrow=args.nrow,
                      interpolate_steps=args.interpolate, each=args.each)
@@ -212,7 +212,7 @@ def run_eval(args):
     import json
     from . import metrics
     from .metrics import classifier
-    from .sampling import generate
+    from .train.sampling import generate
     _use_backend(args)
     if args.n < 10:
         raise ConfigError("n", f"must be at least 10, got {args.n}", owner="eval")
@@ -224,7 +224,7 @@ def run_eval(args):
 
 def run_sweep(args):
     from . import sweep
-    from .runfolder import new_run_path
+    from .train.folder import new_run_path
     name = _use_backend(args)
     backend.tune_allocator()
     grid = sweep.quick_grid(args.model or sweep.Grid.model) if args.quick else sweep.Grid()

@@ -28,9 +28,9 @@ import time
 
 from . import metrics
 from .checks import is_int
-from .config import MODEL_DEFAULTS, TrainConfig, flag
 from .errors import ConfigError
-from .sampling import generate
+from .train.config import MODEL_DEFAULTS, TrainConfig, flag
+from .train.sampling import generate
 
 COLLAPSED_BELOW = 8
 REFERENCE_LR = {"dcgan": (2e-4, 2e-4), "mlp": (1e-3, 2e-4)}

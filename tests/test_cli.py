@@ -76,7 +76,7 @@ def test_help_version_and_every_option_has_a_sentence_and_a_default():
     parser = mg.cli.build_parser()
     train = parser._subparsers._group_actions[0].choices["train"]
     options = [a for a in train._actions if a.option_strings and a.dest != "help"]
-    for field in mg.config.TrainConfig.__dataclass_fields__:
+    for field in mg.train.config.TrainConfig.__dataclass_fields__:
         assert any(a.dest == field for a in options), field
     for action in options:
         assert action.help and action.help[0].isupper() and "." in action.help, action.option_strings
@@ -115,13 +115,13 @@ def test_train_then_sample_from_the_command_line(tmp_path):
     out = _run("sample", "--checkpoint", run / "checkpoint.npz", "--n", "12", "--nrow", "4", "--out", grid,
                "--each", tmp_path / "each")
     assert out.returncode == 0, out.stderr
-    assert mg.plots.load_png(grid).shape == (2 * (3 * 30 + 2), 2 * (4 * 30 + 2))
+    assert mg.train.plots.load_png(grid).shape == (2 * (3 * 30 + 2), 2 * (4 * 30 + 2))
     assert sorted(p.name for p in (tmp_path / "each").iterdir())[:2] == ["sample_00000.png", "sample_00001.png"]
-    assert mg.plots.load_png(tmp_path / "each" / "sample_00011.png").shape == (28, 28)
+    assert mg.train.plots.load_png(tmp_path / "each" / "sample_00011.png").shape == (28, 28)
     out = _run("sample", "--checkpoint", run / "generator_epoch_001.npz", "--interpolate", "5", "--n", "10",
                "--out", tmp_path / "walk.png")
     assert out.returncode == 0, out.stderr
-    assert mg.plots.load_png(tmp_path / "walk.png").shape == (2 * (2 * 30 + 2), 2 * (5 * 30 + 2))
+    assert mg.train.plots.load_png(tmp_path / "walk.png").shape == (2 * (2 * 30 + 2), 2 * (5 * 30 + 2))
 
 
 # -- 1. a run folder belongs to one run ------------------------------------------------------
@@ -170,7 +170,7 @@ def test_a_diverging_run_exits_3_with_valid_json_and_no_bad_checkpoint(tmp_path,
     assert records and "Infinity" not in (run / "metrics.jsonl").read_text()
     if (run / "checkpoint.npz").exists():
         assert str(run / "checkpoint.npz") in line
-        saved = mg.checkpoint.load_checkpoint(run / "checkpoint.npz")
+        saved = mg.train.checkpoint.load_checkpoint(run / "checkpoint.npz")
         assert all(np.isfinite(a).all() for a in saved["arrays"].values() if a.dtype.kind == "f")
 
 
@@ -216,7 +216,7 @@ def test_sample_failures_are_one_line(tmp_path, make, phrases):
 
 def test_a_checkpoint_of_another_model_is_one_line_and_leaves_nothing_behind(finished_run, tmp_path):
     G, D = mg.models.build("mlp")
-    saved = mg.checkpoint.load_checkpoint(finished_run / "checkpoint.npz")
+    saved = mg.train.checkpoint.load_checkpoint(finished_run / "checkpoint.npz")
     saved["arrays"]["G/0.W"] = saved["arrays"]["G/0.W"][:5]
     path = tmp_path / "cut.npz"
     np.savez(path, **saved["arrays"], meta=np.array(json.dumps(saved["meta"])))
@@ -313,7 +313,7 @@ def test_resume_applies_the_flags_typed_and_refuses_shape_changes(run_copy):
         assert phrase in out.stdout
     config = json.loads((run_copy / "config.json").read_text())
     assert (config["lr_d"], config["loss"], config["batch_size"], config["epochs"]) == (1e-4, "hinge", 8, 3)
-    saved = mg.checkpoint.load_checkpoint(run_copy / "checkpoint.npz")
+    saved = mg.train.checkpoint.load_checkpoint(run_copy / "checkpoint.npz")
     assert saved["meta"]["optimizers"]["opt_d"]["hyperparameters"]["lr"] == 1e-4
     assert saved["meta"]["step"] == 8 + 8                     # 2 epochs of 4 steps + 1 epoch of 8
 
@@ -323,7 +323,7 @@ def test_resume_without_epochs_finishes_the_runs_own_epochs(tmp_path):
     assert _run("train", *TINY, "--epochs", "2", "--max-steps", "3", "--out", run).returncode == 0
     out = _run("train", "--resume", run / "checkpoint.npz")
     assert out.returncode == 0, out.stderr
-    assert mg.checkpoint.load_checkpoint(run / "checkpoint.npz")["meta"]["epoch"] == 2
+    assert mg.train.checkpoint.load_checkpoint(run / "checkpoint.npz")["meta"]["epoch"] == 2
 
 
 def test_resume_with_the_data_moved_and_a_torn_metrics_line(tmp_path):

@@ -20,7 +20,7 @@ def test_a_tiny_sweep_writes_its_table_csv_and_heatmap(tmp_path):
     assert [r["seed"] for r in table] == ["0", "1", "0", "1"] and table[2]["fid"] == ""
     text = (tmp_path / "sweep.md").read_text()
     assert "| nonsaturating | 1e+10 | 1 | 0.5 | 1 | - | - | 0 | 0 | 0 | 2 |" in text
-    assert mg.plots.load_png(tmp_path / "sweep.png").shape[0] > 100
+    assert mg.train.plots.load_png(tmp_path / "sweep.png").shape[0] > 100
     assert (tmp_path / "nonsaturating-lr1x-b0.5-d1-seed1" / "checkpoint.npz").exists()
     assert float(table[0]["lr_g"]) == 1e-3 and float(table[0]["lr_d"]) == 2e-4        # the mlp's defaults
 
@@ -64,4 +64,4 @@ def test_each_run_is_the_minigan_train_command_of_its_config():
     args = _command(config, "numpy")
     parsed = minigan.cli.build_parser().parse_args(args[3:])
     settings = {k: getattr(parsed, k) for k in config.__dataclass_fields__ if hasattr(parsed, k)}
-    assert mg.config.TrainConfig(**dict(settings, backend="numpy")) == config
+    assert mg.train.config.TrainConfig(**dict(settings, backend="numpy")) == config

@@ -38,7 +38,7 @@ def test_replayed_steps_train_as_the_eager_steps(cupy, model, d_steps):
     assert len(step.graphs) == (1 if d_steps == 1 else 2)
     for ours, reference in zip(_weights(*graphed[:2]), _weights(*eager[:2])):
         np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6)
-    for ours, reference in zip(mg.telemetry.to_host(records["graph"]), mg.telemetry.to_host(records["eager"])):
+    for ours, reference in zip(mg.train.telemetry.to_host(records["graph"]), mg.train.telemetry.to_host(records["eager"])):
         assert set(ours) == set(reference)
         for key in reference:
             assert ours[key] == pytest.approx(reference[key], rel=1e-4, abs=1e-6), key

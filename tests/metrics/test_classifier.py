@@ -42,7 +42,7 @@ def test_bad_classifier_files_are_named(tmp_path):
 
 def test_a_training_checkpoint_given_as_a_classifier_is_named_as_one(tmp_path):
     G, D = mg.models.build("mlp", rng=0)
-    mg.checkpoint.save_generator(tmp_path / "g.npz", G, {"config": {"model": "mlp"}, "epoch": 0, "batch": 0,
+    mg.train.checkpoint.save_generator(tmp_path / "g.npz", G, {"config": {"model": "mlp"}, "epoch": 0, "batch": 0,
                                                           "step": 0})
     with pytest.raises(ClassifierError, match="g.npz: a checkpoint of minigan train, not a classifier"):
         load(tmp_path / "g.npz")

@@ -11,9 +11,9 @@ import time
 
 import numpy as np
 
-from . import metrics
-from .metrics import classifier
-from .errors import ConfigError
+from .. import metrics
+from ..errors import ConfigError
+from ..metrics import classifier
 from .sampling import images_of
 
 

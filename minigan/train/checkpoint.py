@@ -20,10 +20,10 @@ import zipfile
 
 import numpy as np
 
-from .checks import is_int
+from ..checks import is_int
 from .config import TrainConfig
-from .data.formats import CHECKPOINT as FORMAT, CLASSIFIER as CLASSIFIER_FORMAT
-from .errors import UserError
+from ..data.formats import CHECKPOINT as FORMAT, CLASSIFIER as CLASSIFIER_FORMAT
+from ..errors import UserError
 
 _META_TYPES = {"config": dict, "epoch": int, "batch": int, "step": int}
 _RUN_META_TYPES = {"data_rng": dict, "noise_rng": dict, "optimizers": dict}

@@ -6,10 +6,10 @@ saved as ``config.json`` in the run folder and inside every checkpoint.
 """
 import dataclasses
 
-from . import backend, losses
-from .gan import models
-from .checks import is_int, is_number
-from .errors import ConfigError
+from .. import backend, losses
+from ..checks import is_int, is_number
+from ..errors import ConfigError
+from ..gan import models
 
 # Each model's defaults for the settings left at None, chosen by measurement (README, "Tuning
 # study"; bench/RESULTS.md). DCGAN: batch 64 at 4e-4 beat the DCGAN paper's batch 32 at 2e-4 on

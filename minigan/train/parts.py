@@ -1,18 +1,15 @@
-"""What a run is built from: its networks, data and random generators, and a resumed run's settings.
+"""What a run is built from, new or resumed: its backend, data, networks, weight clipping and random generators.
 
-The trainer (``train.Run``) calls these while it checks everything, before it writes anything.
+``start.py`` and ``run.Run`` call these while they check everything, before anything is written.
 """
-import dataclasses
 import math
 import os
-import pathlib
 
 import numpy as np
 
-from . import backend, checkpoint, data
-from .gan import models
-from .config import FIXED_ON_RESUME, TrainConfig
-from .errors import ConfigError
+from .. import backend, data
+from ..errors import ConfigError
+from ..gan import models
 
 
 def lower_lr(lr, default):
@@ -75,44 +72,3 @@ def load_images(config):
         raise ConfigError("batch_size", f"is {config.batch_size}, more than the {len(images)} training images "
                                         "(use a smaller --batch-size)")
     return images
-
-
-def parent(path):
-    return pathlib.Path(path).parent
-
-
-def resumed_config(old, changes, path):
-    """The checkpoint's config with the user's changes; refuses changes to the networks' shapes."""
-    for name in FIXED_ON_RESUME:
-        if name in changes and changes[name] != getattr(old, name):
-            raise ConfigError(name, f"cannot change when resuming: the checkpoint {path} was trained with "
-                                    f"{name} {getattr(old, name)!r} (start a new run for {changes[name]!r})")
-    settings = dataclasses.asdict(old)
-    settings.update(out=str(parent(path)), max_steps=None, backend=backend.get_backend())
-    settings.update(changes)
-    return TrainConfig(**settings).validate()
-
-
-def restore_position(run, saved, old):
-    """Random generators and the place in the epoch, adjusted for a new seed, batch size or data."""
-    meta, config = saved["meta"], run.config
-    try:
-        run.data_rng.bit_generator.state, run.noise_rng.bit_generator.state = meta["data_rng"], meta["noise_rng"]
-    except (KeyError, TypeError, ValueError) as error:
-        raise checkpoint.CheckpointError(f"{saved['path']}: malformed random generator state ({error})") from None
-    run.perm = saved["arrays"].get("perm")
-    if config.seed != old.seed:                    # fresh data order and noise from the new seed
-        run.data_rng, run.noise_rng = rngs(config.seed, run.step)
-        run.batches.rng = run.data_rng
-    if "data" in meta:
-        changed = meta["data"] != data.fingerprint(run.images)
-    else:                                          # a checkpoint from before fingerprints: compare sizes
-        changed = run.perm is not None and len(run.perm) != len(run.images)
-        if config.limit is not None:
-            run.log("minigan: this checkpoint predates --limit's class-balanced subsets (it took the first "
-                    f"{config.limit} images); the run continues on the balanced subset")
-    if changed and run.perm is not None:
-        run.log(f"minigan: the training data changed; epoch {run.epoch + 1} starts again in a new order")
-        run.perm, run.batch = None, 0
-    elif config.batch_size != old.batch_size:      # same images seen so far, counted in the new batches
-        run.batch = run.batch * old.batch_size // config.batch_size

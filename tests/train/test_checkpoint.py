@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import minigan as mg
-from minigan.checkpoint import CheckpointError, load_checkpoint, restore, save_checkpoint, save_generator
+from minigan.train.checkpoint import CheckpointError, load_checkpoint, restore, save_checkpoint, save_generator
 
 
 def _state(seed=0):
@@ -34,7 +34,7 @@ def test_round_trip_and_generator_snapshots(tmp_path):
     restore(load_checkpoint(tmp_path / "c.npz"), G2, D2, opt_g2, opt_d2)
     assert all(np.array_equal(a, b) for a, b in zip(G.state_dict().values(), G2.state_dict().values()))
     snapshot = load_checkpoint(tmp_path / "g.npz")
-    assert mg.checkpoint.is_generator_only(snapshot) and not any(k.startswith("D/") for k in snapshot["arrays"])
+    assert mg.train.checkpoint.is_generator_only(snapshot) and not any(k.startswith("D/") for k in snapshot["arrays"])
     G3, D3, opt_g3, _ = _state(seed=2)
     restore(snapshot, G3)
     assert all(np.array_equal(a, b) for a, b in zip(G.state_dict().values(), G3.state_dict().values()))
@@ -114,4 +114,4 @@ def test_unknown_settings_in_a_saved_config_are_named(tmp_path):
     meta["config"]["colour"] = "blue"
     save_checkpoint(tmp_path / "c.npz", G, D, opt_g, opt_d, meta)
     with pytest.raises(CheckpointError, match=r"malformed config: .*\['colour'\]"):
-        mg.checkpoint.config_of(load_checkpoint(tmp_path / "c.npz"))
+        mg.train.checkpoint.config_of(load_checkpoint(tmp_path / "c.npz"))

@@ -7,7 +7,7 @@ towards zero while D(G(z)) sits near 0 is the minimax loss saturating (see docs/
 import json
 import math
 
-from . import backend
+from .. import backend
 
 
 def to_host(records):

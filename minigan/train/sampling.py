@@ -10,10 +10,11 @@ import pathlib
 
 import numpy as np
 
-from . import backend, checkpoint, plots
-from .gan import models
-from .checks import is_int
-from .errors import ConfigError
+from .. import backend
+from ..checks import is_int
+from ..errors import ConfigError
+from ..gan import models
+from . import checkpoint, plots
 
 
 def load_generator(checkpoint_path):

@@ -16,10 +16,10 @@ def test_plot_curves_leaves_the_matplotlib_backend_and_pyplot_alone(tmp_path):
     import matplotlib
     backend = matplotlib.get_backend()
     had_pyplot = "matplotlib.pyplot" in sys.modules
-    mg.plots.plot_curves(_records(), tmp_path / "c.png", ("D(x)", "D(G(z))"))
+    mg.train.plots.plot_curves(_records(), tmp_path / "c.png", ("D(x)", "D(G(z))"))
     assert matplotlib.get_backend() == backend
     assert ("matplotlib.pyplot" in sys.modules) == had_pyplot
-    assert mg.plots.load_png(tmp_path / "c.png").shape[1] > 500
+    assert mg.train.plots.load_png(tmp_path / "c.png").shape[1] > 500
 
 
 @pytest.mark.parametrize("kinds", ["digits", "classes"])
@@ -28,17 +28,17 @@ def test_the_score_panel_says_what_the_classifier_tells(tmp_path, monkeypatch, k
     figures = []
     monkeypatch.setattr(Figure, "savefig", lambda self, *args, **kwargs: figures.append(self))
     scores = [dict(step=20, fid=900.0, coverage=4), dict(step=39, fid=300.0, coverage=9)]
-    mg.plots.plot_curves(_records() + scores, tmp_path / "c.png", kinds=kinds)
+    mg.train.plots.plot_curves(_records() + scores, tmp_path / "c.png", kinds=kinds)
     assert f"{kinds} covered (of 10)" in [ax.get_ylabel() for ax in figures[0].axes]
 
 
 def test_plot_curves_with_d_steps_only(tmp_path):
-    mg.plots.plot_curves(_records(with_g=False), tmp_path / "c.png")
+    mg.train.plots.plot_curves(_records(with_g=False), tmp_path / "c.png")
     assert (tmp_path / "c.png").exists()
     with pytest.raises(ValueError, match="no records"):
-        mg.plots.plot_curves([], tmp_path / "d.png")
+        mg.train.plots.plot_curves([], tmp_path / "d.png")
 
 
 def test_image_grid_shapes():
-    grid = mg.plots.image_grid(np.zeros((5, 1, 28, 28), np.float32), nrow=5, scale=1)
+    grid = mg.train.plots.image_grid(np.zeros((5, 1, 28, 28), np.float32), nrow=5, scale=1)
     assert grid.shape == (2 + 30, 2 + 5 * 30) and grid.dtype == np.uint8

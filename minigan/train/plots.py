@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from . import backend
+from .. import backend
 
 
 def image_grid(images, nrow=None, pad=2, scale=2, value_range=(0.0, 1.0)):

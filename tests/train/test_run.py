@@ -5,7 +5,7 @@ import pytest
 
 import minigan as mg
 import minigan.errors  # noqa: F401
-from minigan.checkpoint import CheckpointError, load_checkpoint
+from minigan.train.checkpoint import CheckpointError, load_checkpoint
 from minigan.train import TrainConfig, TrainingDiverged, gan_step, resume, train
 
 
@@ -116,7 +116,7 @@ def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path
             record["loss_g"] = float("nan")
         return record
 
-    monkeypatch.setattr(mg.train, "gan_step", failing_step)
+    monkeypatch.setattr(mg.train.run, "gan_step", failing_step)
     with pytest.raises(TrainingDiverged, match=r"loss_g became nan at step 6 \(epoch 2\).*last good checkpoint"):
         train(config, log=_quiet)
     assert all(line.strip() for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines())
@@ -134,13 +134,13 @@ def test_corrupt_and_incompatible_checkpoints(tmp_path):
     result = train(_config(tmp_path, epochs=1), log=_quiet)
     G, D = mg.models.build("dcgan")
     with pytest.raises(CheckpointError, match="does not fit this model"):
-        mg.checkpoint.restore(load_checkpoint(result["checkpoint"]), G, D)
+        mg.train.checkpoint.restore(load_checkpoint(result["checkpoint"]), G, D)
 
 
 def test_sample_from_a_checkpoint(tmp_path):
     result = train(_config(tmp_path, epochs=1), log=_quiet)
     out, = mg.train.sample(result["checkpoint"], n=9, out=str(tmp_path / "nine.png"))
-    picture = mg.plots.load_png(out)
+    picture = mg.train.plots.load_png(out)
     assert picture.shape == (2 * (3 * 30 + 2), 2 * (3 * 30 + 2))
 
 
@@ -163,14 +163,14 @@ def test_progress_bar_draws_only_on_a_terminal():
             return True
 
     screen, lines = Terminal(), []
-    bar = mg.progress.ProgressBar(6, log=lines.append, file=screen, every_s=0)
+    bar = mg.train.progress.ProgressBar(6, log=lines.append, file=screen, every_s=0)
     bar.update(1, 2, "loss_d 0.5")
     bar.write("step 1 | loss_d 0.5")
     bar.close()
     assert "epoch 1/2" in screen.getvalue() and "loss_d 0.5" in screen.getvalue() and "1/6" in screen.getvalue()
     assert lines == ["step 1 | loss_d 0.5"]
     pipe = io.StringIO()
-    quiet = mg.progress.ProgressBar(6, log=lines.append, file=pipe)
+    quiet = mg.train.progress.ProgressBar(6, log=lines.append, file=pipe)
     quiet.update(1, 2, "x")
     quiet.close()
     assert pipe.getvalue() == ""
@@ -228,7 +228,7 @@ def test_a_float32_run_logs_plain_numbers_and_real_samples(tmp_path):
     result = train(_config(tmp_path, epochs=1, layer_norms=True), log=_quiet)
     record = json.loads((result["out"] / "metrics.jsonl").read_text().splitlines()[-1])
     assert all(isinstance(v, (int, float)) for k, v in record.items() if not k.startswith("layer_norms"))
-    assert mg.plots.load_png(result["out"] / "real_samples.png").shape == (2 * (4 * 30 + 2), 2 * (4 * 30 + 2))
+    assert mg.train.plots.load_png(result["out"] / "real_samples.png").shape == (2 * (4 * 30 + 2), 2 * (4 * 30 + 2))
 
 
 def test_each_epoch_is_scored_on_fixed_noise(tmp_path):
@@ -239,7 +239,7 @@ def test_each_epoch_is_scored_on_fixed_noise(tmp_path):
     assert [(r["epoch"], r["step"]) for r in scores] == [(1, 4), (2, 8)]
     assert all(r["fid"] > 0 and 1.0 <= r["score"] <= 10.0 and 0 <= r["coverage"] <= 10 for r in scores)
     assert sum(line.startswith("epoch 2 scores | FID") for line in logged) == 1
-    assert mg.plots.load_png(result["out"] / "curves.png").shape[1] == 1650     # the third panel
+    assert mg.train.plots.load_png(result["out"] / "curves.png").shape[1] == 1650     # the third panel
     again = train(_config(tmp_path, epochs=2, eval_n=40, out=str(tmp_path / "again")), log=_quiet)
     assert [json.loads(line) for line in (again["out"] / "metrics.jsonl").read_text().splitlines()
             if "fid" in line][0]["fid"] == scores[0]["fid"]
@@ -273,7 +273,7 @@ def test_a_drop_in_coverage_is_a_warning_naming_the_better_epoch(tmp_path):
                     "precision": 0.5, "recall": 0.5}
 
     G, _ = mg.models.build("mlp", z_dim=8, rng=0)
-    scorer = mg.scoring.EpochScorer(Reference([8, 10, 6]), n=10, z_dim=8, seed=0)
+    scorer = mg.train.scoring.EpochScorer(Reference([8, 10, 6]), n=10, z_dim=8, seed=0)
     snapshots = {2: tmp_path / "generator_epoch_002.npz"}
     warnings = [scorer.score(G, epoch, snapshots.get)[2] for epoch in (1, 2, 3)]
     assert warnings[:2] == [None, None]

@@ -1,7 +1,8 @@
-"""The GAN trainer: a run in named phases, around the game of ``game.gan_step``.
+"""The GAN trainer: a run in named phases, around the game of ``gan.game.gan_step``.
 
-A run (``Run``) goes through phases, each a short method: ``start`` or ``resume`` (check
-everything, then claim the run folder), ``run_epoch`` (the steps of one pass over the data),
+A run (``Run``) goes through phases, each a short function: ``start.new_run`` or
+``start.resumed_run`` (check everything, then claim the run folder; start.py), then here
+``run_epoch`` (the steps of one pass over the data),
 ``end_epoch`` (pictures, snapshot, checkpoint), ``finish`` (the last pictures). Checkpoints
 hold everything the next iteration depends on (weights, BatchNorm statistics, optimizer
 moments, both random generators and the position in the epoch), so a resumed run is
@@ -17,54 +18,30 @@ import time
 
 import numpy as np
 
-from . import backend, checkpoint, data, losses, plots, runsetup, telemetry
-from .config import MODEL_DEFAULTS, TrainConfig
-from .errors import ConfigError, TrainingDiverged
-from .gan.game import gan_step
-from .gan.graph import CapturedStep
-from .optim import Adam
-from .progress import ProgressBar, StopRequest
-from .runfolder import RunFolder
-from .sampling import generate, images_of, sample
-from .runlog import RunFiles
-from .scoring import scorer_for
+from .. import backend, data, losses
+from ..errors import TrainingDiverged
+from ..gan.game import gan_step
+from ..gan.graph import CapturedStep
+from ..optim import Adam
+from . import checkpoint, parts, plots, telemetry
+from .config import MODEL_DEFAULTS
 from .ema import WeightAverage
-
-# Settings that belong to one invocation and are not taken over from a checkpoint.
-PER_INVOCATION = ("backend", "max_steps")
-
-
-def train(config, overwrite=False, log=print, verbose=False):
-    """Train a GAN as ``config`` (a TrainConfig) says; returns the result dict of ``Run.train``.
-
-    ``overwrite``: replace the run in ``config.out`` (its own files only) instead of refusing it.
-    Raises ConfigError, RunFolderError, data.IdxError before anything is written, and
-    TrainingDiverged when the run diverges (the last good checkpoint stays).
-    """
-    return Run.start(config, overwrite=overwrite, log=log, verbose=verbose).train()
-
-
-def resume(checkpoint_path, changes=None, overwrite=False, log=print, verbose=False):
-    """Continue a run from its checkpoint; ``changes`` ({setting: value}) are applied and logged.
-
-    ``model`` and ``z_dim`` cannot change. ``epochs`` defaults to the checkpoint's own; ``out`` to
-    the checkpoint's folder (another folder starts a branch of the run there, with the metrics so far).
-    """
-    return Run.resume(checkpoint_path, changes, overwrite=overwrite, log=log, verbose=verbose).train()
-
+from .progress import ProgressBar, StopRequest
+from .sampling import images_of
+from .scoring import scorer_for
 
 class Run:
     """One training run; see the module docstring for its phases."""
 
     def __init__(self, config, images, folder, log):
         self.config, self.images, self.folder, self.log = config, images, folder, log
-        self.G, self.D = runsetup.build_models(config)
+        self.G, self.D = parts.build_models(config)
         self.loss = losses.get(config.loss, **({"real_label": config.real_label}
                                                if config.loss in losses.SIGMOID_NAMES else {}))
         self.opt_g = Adam(self.G.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
         self.opt_d = Adam(self.D.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2),
-                          clip_value=runsetup.clip_value(config, self.loss))
-        self.data_rng, self.noise_rng = runsetup.rngs(config.seed)
+                          clip_value=parts.clip_value(config, self.loss))
+        self.data_rng, self.noise_rng = parts.rngs(config.seed)
         self.fixed_z = backend.asarray(np.random.default_rng([config.seed, 3]).standard_normal(
             (config.n_samples, config.z_dim)), "float32")
         self.batches = data.Batches(images, config.batch_size, self.data_rng)
@@ -76,65 +53,7 @@ class Run:
         self.saved_step, self.record, self.files = None, None, None
         self.epoch_records, self.epoch_started, self.pending = [], time.perf_counter(), []
 
-    # -- phase 1: start or resume ------------------------------------------------------------
-    @classmethod
-    def start(cls, config, overwrite=False, log=print, verbose=False):
-        """Check every setting, the data and the folder, build the networks, then claim the folder."""
-        config = dataclasses.replace(config).validate()
-        folder = RunFolder(config.out)
-        folder.check_writable()
-        runsetup.use_backend(config.backend, log, verbose)
-        run = cls(config, runsetup.load_images(config), folder, log)
-        with folder.claim(overwrite=overwrite):
-            run.files = RunFiles(folder, config, keep_until_step=None)
-            run.files.write_real_samples(run.images, config.n_samples)
-        return run
-
-    @classmethod
-    def resume(cls, path, changes=None, overwrite=False, log=print, verbose=False):
-        """Rebuild a run from its checkpoint with ``changes`` applied, checking everything first."""
-        saved = checkpoint.load_checkpoint(path)
-        if checkpoint.is_generator_only(saved):
-            raise checkpoint.CheckpointError(f"{path}: a generator snapshot cannot be resumed "
-                                             "(resume from the run's checkpoint.npz)")
-        old = checkpoint.config_of(saved)
-        config = runsetup.resumed_config(old, dict(changes or {}), path)
-        folder = RunFolder(config.out)
-        folder.check_writable()
-        runsetup.use_backend(config.backend, log, verbose)
-        run = cls(config, runsetup.load_images(config), folder, log)
-        run._restore(saved, old)
-        same_folder = folder.path.resolve() == runsetup.parent(path).resolve()
-        with folder.claim(overwrite=overwrite, resuming=same_folder):
-            run.files = RunFiles(folder, config, keep_until_step=run.step,
-                                 copy_from=None if same_folder else runsetup.parent(path))
-        for name, (before, after) in config.changes_from(old).items():
-            if name not in PER_INVOCATION and not (name == "out" and same_folder):
-                log(f"minigan: resuming with {name} {after} (was {before})")
-        log(f"minigan: resumed from {path} at epoch {run.epoch + 1}, batch {run.batch}, step {run.step}")
-        return run
-
-    def _restore(self, saved, old):
-        meta = saved["meta"]
-        averaged = self.average is not None and checkpoint.has_average(saved)
-        checkpoint.restore(saved, self.G, self.D, self.opt_g, self.opt_d,
-                           G_average=self.average.model if averaged else None)
-        if self.average is not None:
-            self.average.updates = int(meta.get("ema_updates", 0)) if averaged else 0
-            if not averaged:                       # an average starts here, from G's current weights
-                self.average.model.load_state_dict(self.G.state_dict())
-        for opt, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
-            opt.lr, opt.betas = lr, (self.config.beta1, self.config.beta2)
-        self.opt_d.clip_value = runsetup.clip_value(self.config, self.loss)
-        self.epoch, self.batch, self.step = meta["epoch"], meta["batch"], meta["step"]
-        self.saved_step = self.step
-        runsetup.restore_position(self, saved, old)
-        if self.epoch >= self.config.epochs:
-            done = f"{self.epoch} epochs" + (f" and {self.batch} steps of the next" if self.batch else "")
-            raise ConfigError("epochs", f"is {self.config.epochs}, but the checkpoint has already trained {done}: "
-                                        f"nothing to do (ask for more, e.g. --epochs {self.epoch + 5})")
-
-    # -- phase 2: the loop -------------------------------------------------------------------
+    # -- phase 2: the loop (phase 1, start or resume, is start.py's) -------------------------------------------------------------------
     def train(self):
         """Run the remaining epochs; returns a dict: ``out``, ``status`` ("finished", "interrupted" or
         "stopped at max_steps"), ``exit_code`` (0, or 130/143 for SIGINT/SIGTERM), ``step``, ``epoch``,
@@ -272,7 +191,7 @@ class Run:
 
     def _diverged(self, what):
         c, ckpt = self.config, self.files.checkpoint
-        lower = {name: runsetup.lower_lr(getattr(c, name), default) for name, default in
+        lower = {name: parts.lower_lr(getattr(c, name), default) for name, default in
                  (("lr_g", MODEL_DEFAULTS[c.model]["lr_g"]), ("lr_d", MODEL_DEFAULTS[c.model]["lr_d"]))}
         advice = f"e.g. --lr-g {lower['lr_g']:g} --lr-d {lower['lr_d']:g}, or another --loss"
         if self.saved_step is not None and ckpt.exists():
@@ -300,5 +219,3 @@ class Run:
                  f"{len(self.batches)} steps/epoch, {c.epochs} epochs, backend {backend.get_backend()}, "
                  f"out {self.folder.path}")
 
-
-__all__ = ["Run", "TrainConfig", "TrainingDiverged", "gan_step", "generate", "resume", "sample", "train"]

@@ -11,7 +11,7 @@ import os
 import pathlib
 import time
 
-from .errors import RunFolderError
+from ..errors import RunFolderError
 
 # Every file a run writes: the only files --overwrite removes.
 OWN_FILES = ("config.json", "checkpoint.npz", "checkpoint.npz.tmp", "metrics.jsonl", "samples.png",

@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from minigan.config import TrainConfig
+from minigan.train.config import TrainConfig
 from minigan.errors import ConfigError
 
 
@@ -37,7 +37,7 @@ def test_a_batch_of_one_trains_a_model_without_batchnorm():
 
 
 def test_defaults_and_the_models_own_defaults():
-    from minigan.config import MODEL_DEFAULTS
+    from minigan.train.config import MODEL_DEFAULTS
     for model, defaults in MODEL_DEFAULTS.items():
         config = TrainConfig(model=model).validate()
         assert all(getattr(config, k) == v for k, v in defaults.items())

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import minigan as mg
-from minigan.telemetry import MetricsLog, nonfinite, read_metrics
+from minigan.train.telemetry import MetricsLog, nonfinite, read_metrics
 
 
 def test_nonfinite_names_the_arrays_with_a_nan_or_an_infinity():
@@ -38,7 +38,7 @@ def test_a_torn_last_line_is_skipped_and_a_bad_middle_line_is_named(tmp_path):
 
 
 def test_to_host_reads_every_device_scalar_at_once():
-    from minigan.telemetry import to_host
+    from minigan.train.telemetry import to_host
     records = [{"step": 1, "loss_d": np.float32(0.5), "norms": {"0 Dense": np.float32(2.0)}, "ms": 3.0},
                {"step": 2, "loss_d": np.array(np.nan, np.float32)}]
     host = to_host(records)

@@ -2,7 +2,7 @@
 import pytest
 
 from minigan.errors import RunFolderError
-from minigan.runfolder import RunFolder, new_run_path
+from minigan.train.folder import RunFolder, new_run_path
 
 
 def test_new_run_paths_are_unique_within_a_second(tmp_path):

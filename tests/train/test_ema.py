@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import minigan as mg
-from minigan.ema import WeightAverage
+from minigan.train.ema import WeightAverage
 
 
 def test_the_update_rule_with_its_warm_up(rng):
@@ -39,8 +39,8 @@ def test_a_resumed_run_with_an_average_is_bit_identical(tmp_path):
     straight = mg.train.train(_config(tmp_path, out=str(tmp_path / "a")), log=quiet)
     stopped = mg.train.train(_config(tmp_path, out=str(tmp_path / "b"), max_steps=5), log=quiet)
     mg.train.resume(stopped["checkpoint"], log=quiet)
-    a = mg.checkpoint.load_checkpoint(straight["checkpoint"])
-    b = mg.checkpoint.load_checkpoint(tmp_path / "b" / "checkpoint.npz")
+    a = mg.train.checkpoint.load_checkpoint(straight["checkpoint"])
+    b = mg.train.checkpoint.load_checkpoint(tmp_path / "b" / "checkpoint.npz")
     assert any(k.startswith("E/") for k in a["arrays"]) and a["meta"]["ema_updates"] == 8
     for k, v in a["arrays"].items():
         assert np.array_equal(v, b["arrays"][k]), k
@@ -48,11 +48,11 @@ def test_a_resumed_run_with_an_average_is_bit_identical(tmp_path):
 
 def test_samples_come_from_the_average(tmp_path):
     result = mg.train.train(_config(tmp_path), log=lambda *_: None)
-    saved = mg.checkpoint.load_checkpoint(result["checkpoint"])
+    saved = mg.train.checkpoint.load_checkpoint(result["checkpoint"])
     G, _ = mg.models.build("dcgan")
     G.load_state_dict({k[2:]: v for k, v in saved["arrays"].items() if k.startswith("E/")})
     z = np.random.default_rng(0).standard_normal((3, 100)).astype(np.float32)
     np.testing.assert_array_equal(mg.train.generate(result["checkpoint"], 3), G.eval()(z))
-    snapshot = mg.checkpoint.load_checkpoint(tmp_path / "run" / "generator_epoch_002.npz")
+    snapshot = mg.train.checkpoint.load_checkpoint(tmp_path / "run" / "generator_epoch_002.npz")
     assert all(np.array_equal(snapshot["arrays"]["G/" + k[2:]], v) for k, v in saved["arrays"].items()
                if k.startswith("E/"))

@@ -4,7 +4,7 @@ import pytest
 
 import minigan as mg
 from minigan.errors import ConfigError
-from minigan.sampling import generate, interpolate, sample, slerp
+from minigan.train.sampling import generate, interpolate, sample, slerp
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def test_generate_is_deterministic_and_matches_the_generator(ckpt):
     assert a.shape == (5, 1, 28, 28) and a.dtype == np.float32 and np.array_equal(a, b)
     assert 0.0 <= a.min() and a.max() <= 1.0
     assert not np.array_equal(a, generate(ckpt, 5, seed=4))
-    G, z_dim = mg.sampling.load_generator(ckpt)
+    G, z_dim = mg.train.sampling.load_generator(ckpt)
     z = np.random.default_rng(3).standard_normal((5, z_dim)).astype(np.float32)
     np.testing.assert_array_equal(a, G(z))
     np.testing.assert_allclose(generate(ckpt, 300, seed=3)[:5], a, atol=1e-6)   # chunks: BLAS rounding only
