@@ -11,7 +11,7 @@ Each keeps, for backward, the one array its derivative needs: a per-element
 scale for the piecewise-linear ones (multiplying by it is much faster in NumPy
 than ``where`` with a data-dependent mask), the output y for Sigmoid and Tanh.
 Shapes: any; y and dx have x's shape and dtype.
-Derivation: docs/derivations.md, "Elementwise activations" (steps 1-3). Tests: tests/test_activations.py.
+Derivation: docs/derivations.md, "Elementwise activations" (steps 1-3). Tests: tests/nn/test_activations.py.
 """
 from .. import backend
 from ..backend import cuda
@@ -22,7 +22,7 @@ class LeakyReLU(Layer):
     """y = x if x > 0 else negative_slope * x, elementwise.
 
     Backward: dx = dy * scale, scale = 1 if x > 0 else negative_slope (step 1).   Shapes: any; y and dx match x.
-    Derivation: docs/derivations.md, "Elementwise activations". Tests: tests/test_activations.py.
+    Derivation: docs/derivations.md, "Elementwise activations". Tests: tests/nn/test_activations.py.
 
     Parameters
     ----------
@@ -55,7 +55,7 @@ class ReLU(Layer):
     """y = max(x, 0), elementwise.
 
     Backward: dx = dy * scale, scale = 1 if x > 0 else 0 (step 1 with slope 0).   Shapes: any; y and dx match x.
-    Derivation: docs/derivations.md, "Elementwise activations". Tests: tests/test_activations.py.
+    Derivation: docs/derivations.md, "Elementwise activations". Tests: tests/nn/test_activations.py.
     """
 
     def forward(self, x):
@@ -73,7 +73,7 @@ class Sigmoid(Layer):
     """y = sigma(x) = 1 / (1 + exp(-x)), computed as 0.5 * (1 + tanh(0.5 * x)) so it never overflows.
 
     Backward: dx = dy * y * (1 - y) (step 2).   Shapes: any; y and dx match x.
-    Derivation: docs/derivations.md, "Elementwise activations". Tests: tests/test_activations.py.
+    Derivation: docs/derivations.md, "Elementwise activations". Tests: tests/nn/test_activations.py.
     """
 
     def forward(self, x):
@@ -94,7 +94,7 @@ class Tanh(Layer):
     """y = tanh(x), elementwise.
 
     Backward: dx = dy * (1 - y²) (step 3).   Shapes: any; y and dx match x.
-    Derivation: docs/derivations.md, "Elementwise activations". Tests: tests/test_activations.py.
+    Derivation: docs/derivations.md, "Elementwise activations". Tests: tests/nn/test_activations.py.
     """
 
     def forward(self, x):

@@ -145,7 +145,7 @@ class BatchNorm1d(_BatchNorm):
     dx = gamma * inv_std * (dy - dbeta/m - xhat * dgamma/m) (step 4, fused), sums over the m = N rows;
     eval mode: dx = dy * gamma * inv_std (step 5). Steps: the module docstring.
     Shapes: x (N, F) -> y (N, F); gamma, beta, running_mean, running_var (F,).
-    Derivation: docs/derivations.md, "BatchNorm". Tests: tests/test_batchnorm.py.
+    Derivation: docs/derivations.md, "BatchNorm". Tests: tests/nn/test_batchnorm.py.
 
     Parameters
     ----------
@@ -174,7 +174,7 @@ class BatchNorm2d(_BatchNorm):
     dx = gamma * inv_std * (dy - dbeta/m - xhat * dgamma/m) (step 4, fused), sums over the
     m = N*H*W values of each channel; eval mode: dx = dy * gamma * inv_std (step 5).
     Shapes: x (N, C, H, W) -> y (N, C, H, W); gamma, beta, running_mean, running_var (C,).
-    Derivation: docs/derivations.md, "BatchNorm". Tests: tests/test_batchnorm.py.
+    Derivation: docs/derivations.md, "BatchNorm". Tests: tests/nn/test_batchnorm.py.
 
     Parameters
     ----------

@@ -2,7 +2,7 @@
 
 Derivation: docs/derivations.md, "Conv2d" and "ConvTranspose2d"; the steps below are numbered
 as there, and the code cites them. The definitions, one output element at a time, are in
-``minigan.nn.reference`` (``conv2d``, ``conv_transpose2d``); tests/test_conv.py proves these
+``minigan.nn.reference`` (``conv2d``, ``conv_transpose2d``); tests/nn/test_conv.py proves these
 layers equal to them.
 
 Conv2d:
@@ -85,7 +85,7 @@ class Conv2d(_Conv):
     Shapes: x (N, C_in, H, W) -> y (N, C_out, Hout, Wout), Hout = (H + 2*ph - kh) // sh + 1;
     W (C_out, C_in, kh, kw), b (C_out,).
     Derivation: docs/derivations.md, "Conv2d". Definition: minigan.nn.reference.conv2d.
-    Tests: tests/test_conv.py.
+    Tests: tests/nn/test_conv.py.
 
     Parameters
     ----------
@@ -142,7 +142,7 @@ class ConvTranspose2d(_Conv):
     Shapes: x (N, C_in, H, W) -> y (N, C_out, Hout, Wout), Hout = (H - 1)*sh - 2*ph + kh;
     W (C_in, C_out, kh, kw), b (C_out,).
     Derivation: docs/derivations.md, "ConvTranspose2d". Definition: minigan.nn.reference.conv_transpose2d.
-    Tests: tests/test_conv.py.
+    Tests: tests/nn/test_conv.py.
 
     Parameters
     ----------

@@ -17,7 +17,7 @@ class Dense(Layer):
     Backward: dW += x.T @ dy,  db += sum_n dy[n] (step 1),  dx = dy @ W.T (step 2; None when
     ``needs_dx`` is False).
     Shapes: x (N, in_features) -> y (N, out_features); W (in_features, out_features), b (out_features,).
-    Derivation: docs/derivations.md, "Dense". Tests: tests/test_dense.py.
+    Derivation: docs/derivations.md, "Dense". Tests: tests/nn/test_dense.py.
 
     Parameters
     ----------

@@ -237,7 +237,7 @@ class Sequential(Layer):
 
     Backward: the chain rule, dx = J_1ᵀ(J_2ᵀ(... J_nᵀ dy)), i.e. each layer's backward in reverse order.
     Shapes: whatever the first layer takes to whatever the last layer gives.
-    Derivation: docs/derivations.md, "Sequential". Tests: tests/test_module.py.
+    Derivation: docs/derivations.md, "Sequential". Tests: tests/nn/test_module.py.
     """
 
     def __init__(self, *layers):

@@ -2,7 +2,7 @@
 
 These functions are written to be read, not run on real data: plain loops over NCHW arrays,
 no im2col, no layouts. They are the definitions that the fast layers in ``minigan.nn.conv``
-(matrix products on im2col windows) must equal, and tests/test_conv.py and tests/test_im2col.py
+(matrix products on im2col windows) must equal, and tests/nn/test_conv.py and tests/nn/test_im2col.py
 prove that they do, forward and backward, in float64. docs/derivations.md quotes them.
 
 Conventions: x (N, C, H, W); stride = (sh, sw) and padding = (ph, pw) pairs; ``xpad`` is x

@@ -4,7 +4,7 @@
    order, so each dy entry is the gradient of the x entry it came from, and the backward of
    a reshape is the inverse reshape: dx = dy.reshape(x.shape).
 
-Derivation: docs/derivations.md, "Flatten and Reshape". Tests: tests/test_shape.py.
+Derivation: docs/derivations.md, "Flatten and Reshape". Tests: tests/nn/test_shape.py.
 """
 import math
 
@@ -17,7 +17,7 @@ class Flatten(Layer):
     """y = x.reshape(N, -1): every axis after the batch axis folded into one.
 
     Backward: dx = dy.reshape(x.shape) (step 1).   Shapes: x (N, d1, d2, ...) -> y (N, d1*d2*...).
-    Derivation: docs/derivations.md, "Flatten and Reshape". Tests: tests/test_shape.py.
+    Derivation: docs/derivations.md, "Flatten and Reshape". Tests: tests/nn/test_shape.py.
     """
 
     def forward(self, x):
@@ -43,7 +43,7 @@ class Reshape(Layer):
     """y = x.reshape(N, *shape): the batch axis kept, the rest laid out as ``shape``.
 
     Backward: dx = dy.reshape(x.shape) (step 1).   Shapes: x (N, ...) with prod(...) = prod(shape) -> y (N, *shape).
-    Derivation: docs/derivations.md, "Flatten and Reshape". Tests: tests/test_shape.py.
+    Derivation: docs/derivations.md, "Flatten and Reshape". Tests: tests/nn/test_shape.py.
 
     Parameters
     ----------
