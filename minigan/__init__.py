@@ -14,14 +14,14 @@ tests/test_layers.py checks the contract written in pyproject.toml):
     cli.py, sweep.py        the command line; grids of runs
     train/                  a training run: settings, phases, folder, checkpoints, pictures, scores
     metrics/, gradcheck/    how good a generator is (FID, ...); the gradient checker and its table
-    gan/                    the models, the game, the captured step
+    gan/                    the models, the game and its gradient penalties, the captured step
     nn/, losses.py, optim/, data/    layers; GAN losses; optimizers; the IDX format and data sets
     backend/                NumPy or CuPy, and the GPU kernels
     checks.py, errors.py    argument tests and user errors, used by every layer
 """
 from . import backend, data, errors, gan, gradcheck, losses, metrics, nn, optim, sweep, train
 from .backend import get_backend, get_default_dtype, set_backend, set_default_dtype, to_numpy
-from .gan import game, models
+from .gan import game, models, penalties
 from .metrics import classifier
 from .nn import Parameter
 
@@ -29,7 +29,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "backend", "classifier", "data", "errors", "game", "gan", "gradcheck", "losses", "metrics", "models", "nn",
-    "optim", "sweep", "train",
+    "optim", "penalties", "sweep", "train",
     "Parameter", "get_backend", "get_default_dtype", "set_backend", "set_default_dtype", "to_numpy",
     "__version__",
 ]

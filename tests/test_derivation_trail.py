@@ -26,7 +26,8 @@ NOT_DERIVATIONS = {"How the checker proves a derivation", "Layout note"}
 
 def _documented():
     layers = [getattr(mg.nn, name) for name in mg.nn.__all__ if name not in ("Layer", "Parameter", "init")]
-    return layers + list(losses._CLASSES.values()) + [losses.softmax_cross_entropy, optim.Adam, optim.SGD]
+    return layers + list(losses._CLASSES.values()) + [losses.softmax_cross_entropy, optim.Adam, optim.SGD,
+                                                      mg.penalties.gradient_penalty]
 
 
 def _line(doc, label):
@@ -56,6 +57,13 @@ def test_every_backward_has_a_docstring(cls):
         f"{cls.__name__}.backward has no docstring"
 
 
+@pytest.mark.parametrize("cls", [obj for obj in _documented() if isinstance(obj, type) and hasattr(obj, "tangent")],
+                         ids=lambda cls: cls.__name__)
+def test_every_tangent_has_a_docstring_that_names_its_step_or_test(cls):
+    doc = inspect.getdoc(cls.tangent) or ""
+    assert re.search(r"\bstep \d", doc) or "Tests: " in doc, f"{cls.__name__}.tangent names no step and no test"
+
+
 def _sections():
     parts = re.split(r"^## (.+)$", TEXT, flags=re.M)
     return dict(zip(parts[1::2], parts[2::2]))
@@ -82,7 +90,7 @@ def test_the_definitions_quoted_in_the_docs_are_the_code():
 
 
 MODULES_WITH_STEPS = ["nn/batchnorm.py", "nn/conv.py", "nn/dense.py", "nn/activations.py", "nn/shape.py",
-                      "losses.py", "optim/optimizers.py", "gan/game.py"]
+                      "losses.py", "optim/optimizers.py", "gan/game.py", "gan/penalties.py"]
 
 
 @pytest.mark.parametrize("module", MODULES_WITH_STEPS)

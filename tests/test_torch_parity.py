@@ -142,3 +142,35 @@ def test_optimizer_trajectories_match_torch(rng, ours, theirs):
         opt.step()
         t_opt.step()
     np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("center, weight", [(1.0, 10.0), (0.0, 5.0)])
+def test_gradient_penalty_against_double_backward(rng, center, weight):
+    """P and ∂P/∂θ against torch.autograd.grad(..., create_graph=True) then P.backward(): WGAN-GP and R1."""
+    D = mg.nn.Sequential(mg.nn.Conv2d(1, 3, 4, 2, 1, init="torch", rng=0), mg.nn.LeakyReLU(0.2),
+                         mg.nn.Conv2d(3, 4, 3, 2, 1, init="torch", rng=1), mg.nn.LeakyReLU(0.2),
+                         mg.nn.Flatten(), mg.nn.Dense(4 * 4 * 4, 8, init="torch", rng=2), mg.nn.ReLU(),
+                         mg.nn.Dense(8, 1, init="torch", rng=3)).astype("float64")
+    T = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 4, 2, 1), torch.nn.LeakyReLU(0.2), torch.nn.Conv2d(3, 4, 3, 2, 1),
+                            torch.nn.LeakyReLU(0.2), torch.nn.Flatten(), torch.nn.Linear(64, 8), torch.nn.ReLU(),
+                            torch.nn.Linear(8, 1)).double()
+    with torch.no_grad():
+        for i in (0, 2):
+            T[i].weight.copy_(_t(D[i].W.data))
+            T[i].bias.copy_(_t(D[i].b.data))
+        for i in (5, 7):
+            T[i].weight.copy_(_t(D[i].W.data.T))
+            T[i].bias.copy_(_t(D[i].b.data))
+    x = rng.standard_normal((5, 1, 14, 14))
+    D.zero_grad()
+    P = mg.penalties.gradient_penalty(D, x, weight, center)
+    xt = _t(x, grad=True)
+    g, = torch.autograd.grad(T(xt).sum(), xt, create_graph=True)
+    Pt = weight * ((g.flatten(1).norm(dim=1) - center) ** 2).mean()
+    Pt.backward()
+    np.testing.assert_allclose(float(P), Pt.item(), rtol=1e-10)
+    for i, transpose in ((0, False), (2, False), (5, True), (7, True)):
+        ours = D[i].W.grad.T if transpose else D[i].W.grad
+        np.testing.assert_allclose(ours, T[i].weight.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=f"layer {i} W")
+        bias = T[i].bias.grad                     # None where the graph of g never reaches the bias
+        np.testing.assert_allclose(D[i].b.grad, 0.0 if bias is None else bias.numpy(), atol=1e-12, err_msg=f"layer {i} b")

@@ -3,8 +3,9 @@
 One iteration on a real batch x and fresh noise z (``gan_step``):
 
 1. D step, G fixed: fake = G(z); D backpropagates the real batch (``loss.d_loss_real``) and
-   then the fake batch (``loss.d_loss_fake``), adding into the same gradients; opt_d steps.
-   The fakes' gradient is never sent into G.
+   then the fake batch (``loss.d_loss_fake``), adding into the same gradients, then adds each
+   gradient penalty's (``penalties``, on real, fake or interpolated images; ``gan.penalties``);
+   opt_d steps. The fakes' gradient is never sent into G.
 2. G step, every ``d_steps``-th iteration: D scores the same fakes again; G's loss gradient
    flows back through D into G (``G.backward(D.backward(d_fake))``) with D frozen, so D's
    parameter gradients are neither computed nor changed; opt_g steps.
@@ -13,18 +14,23 @@ from .. import backend
 from ..backend import cuda
 
 
-def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False):
+def gan_step(G, D, loss, opt_g, opt_d, real, z, update_g=True, layer_norms=False, penalties=(), rng=None):
     """One iteration of the game (steps 1-2 of the module docstring).
 
-    Returns a dict of scalars on the device (losses, D's mean outputs, gradient norms), never
-    read here: on a GPU, reading one is a synchronisation (the trainer's ``telemetry.to_host`` reads
-    many at once).
+    ``penalties``: ``gan.penalties.Penalty`` terms added to D's loss in step 1; ``rng`` (a numpy
+    Generator) draws the interpolates of a WGAN-GP term.
+    Returns a dict of scalars on the device (losses, D's mean outputs, gradient norms, each
+    penalty's value and mean input-gradient norm), never read here: on a GPU, reading one is a
+    synchronisation (the trainer's ``telemetry.to_host`` reads many at once).
     """
     fake = G(z)                                    # G keeps its cache for the G step below
     opt_d.zero_grad()
     loss_d, s_real, s_fake = d_gradients(D, loss, real, fake)   # step 1
-    record = {"loss_d": loss_d, "d_real": loss.mean_output(s_real),
-              "d_fake": loss.mean_output(s_fake), "grad_norm_d": grad_norm(D.parameters())}
+    record = {}
+    for penalty in penalties:
+        record.update(penalty.apply(D, real, fake, rng))
+    record.update({"loss_d": loss_d, "d_real": loss.mean_output(s_real),
+                   "d_fake": loss.mean_output(s_fake), "grad_norm_d": grad_norm(D.parameters())})
     if layer_norms:
         record["layer_norms_d"] = layer_grad_norms(D)
     opt_d.step()

@@ -38,7 +38,7 @@ def mlp_gan(z_dim=100, rng=None, init="torch", width=128):
     return G, D
 
 
-def dcgan(z_dim=100, rng=None, init="dcgan", width=64):
+def dcgan(z_dim=100, rng=None, init="dcgan", width=64, d_norm=True):
     """A small DCGAN (Radford et al., 2016) for 28x28 images.
 
     G: Dense(z_dim, 128*7*7) -> BatchNorm1d -> LeakyReLU -> Reshape(128, 7, 7)
@@ -49,6 +49,8 @@ def dcgan(z_dim=100, rng=None, init="dcgan", width=64):
        -> Flatten -> Dense(128*7*7, 1)
     Weights N(0, 0.02²) by default, the DCGAN recipe. ``width`` (64) sets the channel counts,
     width and 2*width (64 and 128 above); the gradient-check table uses a narrow copy.
+    ``d_norm=False`` leaves BatchNorm out of D: the critic of a gradient penalty (``gan.penalties``),
+    whose per-sample input gradients BatchNorm would mix across the batch.
     """
     check_sizes("dcgan", width=width)
     c1, c2 = width, 2 * width
@@ -61,7 +63,7 @@ def dcgan(z_dim=100, rng=None, init="dcgan", width=64):
     )
     D = Sequential(
         Conv2d(1, c1, 4, 2, 1, init=init, rng=rng), LeakyReLU(0.2),
-        Conv2d(c1, c2, 4, 2, 1, init=init, rng=rng), BatchNorm2d(c2), LeakyReLU(0.2),
+        Conv2d(c1, c2, 4, 2, 1, init=init, rng=rng), *([BatchNorm2d(c2)] if d_norm else []), LeakyReLU(0.2),
         Flatten(), Dense(c2 * 7 * 7, 1, init=init, rng=rng),
     )
     return G, D
@@ -73,11 +75,14 @@ def normalises_over_batch(name):
                for net in build(name, z_dim=1, rng=0, width=1) for _, layer in net.named_layers())
 
 
-def build(name, z_dim=100, rng=None, width=None):
-    """``(G, D)`` for a model name in ``MODELS``: "dcgan" or "mlp"; ``width`` None keeps the model's own."""
+def build(name, z_dim=100, rng=None, width=None, d_norm=True):
+    """``(G, D)`` for a model name in ``MODELS``: "dcgan" or "mlp"; ``width`` None keeps the model's own.
+
+    ``d_norm=False``: D without BatchNorm (the mlp's D has none either way), for a gradient penalty.
+    """
     size = {} if width is None else {"width": width}
     if name == "dcgan":
-        return dcgan(z_dim, rng, **size)
+        return dcgan(z_dim, rng, d_norm=d_norm, **size)
     if name == "mlp":
         return mlp_gan(z_dim, rng, **size)
     raise ValueError(f"models.build: name must be one of {MODELS}, got {name!r}")

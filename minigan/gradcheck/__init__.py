@@ -16,8 +16,10 @@ dy is random, never all ones: with dy = 1, BatchNorm's true input gradient is
 exactly zero and a check would prove nothing.
 
 Public: ``numerical_gradient``, ``rel_error``, ``check_layer``, ``check_loss``, ``check_function``,
-``check_game`` (both players' gradients in one GAN iteration, as the trainer computes them);
-``python -m minigan.gradcheck`` checks every layer and loss and prints a table.
+``check_game`` (both players' gradients in one GAN iteration, as the trainer computes them, with
+or without gradient penalties); ``check_tangent`` and ``check_penalty`` (``second_order.py``) prove
+the second-order pieces of a gradient penalty; ``python -m minigan.gradcheck`` checks every layer
+and loss and prints a table.
 """
 import copy
 
@@ -25,6 +27,7 @@ import numpy as np
 
 from .. import backend
 from ..gan import game
+from ..gan.penalties import penalty_and_norm
 
 
 def numerical_gradient(f, x, eps=1e-6):
@@ -209,12 +212,15 @@ def check_function(f, x, label="function", eps=1e-6, rtol=1e-5, atol=1e-8, name=
     return {name: rel_error(analytic, numeric)}
 
 
-def check_game(G, D, loss, real, z, seed=0, eps=1e-6, rtol=1e-5, atol=1e-6, n_directions=3):
+def check_game(G, D, loss, real, z, seed=0, eps=1e-6, rtol=1e-5, atol=1e-6, n_directions=3, penalties=()):
     """Check both players' parameter gradients in one GAN iteration, computed by the trainer's own
     code (``minigan.gan.game``), against central differences of the losses, in float64.
 
     D: L_D = loss.d_loss_real(D(real)) + loss.d_loss_fake(D(G(z))) with G fixed; the analytic
     gradient is what ``game.d_gradients`` adds into D's ``.grad``.
+    With ``penalties`` (``gan.penalties.Penalty`` terms), L_D also holds each term's P at its point
+    (interpolates drawn once from ``seed``), and the analytic gradient adds what ``Penalty.apply``
+    adds: D with its gradient penalty, a second-order gradient.
     G: L_G = loss.g_loss(D(G(z))) with D fixed; the analytic gradient is what ``game.g_gradients``
     adds into G's ``.grad``, backpropagated through D (the gradient that matters most in a GAN).
     Each parameter array is checked along ``n_directions`` random unit directions v:
@@ -231,9 +237,12 @@ def check_game(G, D, loss, real, z, seed=0, eps=1e-6, rtol=1e-5, atol=1e-6, n_di
     fake = G(z)
     D.zero_grad()
     game.d_gradients(D, loss, real, fake)
+    points = [(term, term.point(real, fake, rng)) for term in penalties]
+    for term, x in points:
+        penalty_and_norm(D, x, term.weight, term.center)
 
     def d_value(_):
-        return float(loss.d_loss(D(real), D(fake))[0])
+        return float(loss.d_loss(D(real), D(fake))[0]) + sum(float(term.value(D, x)) for term, x in points)
 
     G.zero_grad()
     game.g_gradients(G, D, loss, G(z))
@@ -250,3 +259,6 @@ def check_game(G, D, loss, real, z, seed=0, eps=1e-6, rtol=1e-5, atol=1e-6, n_di
         scale = max(max(_max_abs(a), _max_abs(n)) for _, a, n in pairs)
         result[player] = {name: rel_error(analytic, numeric, scale) for name, analytic, numeric in pairs}
     return result
+
+
+from .second_order import check_penalty, check_tangent  # noqa: E402  (it uses the helpers above)

@@ -3,9 +3,12 @@
 Run it with ``python -m minigan.gradcheck`` (or ``minigan gradcheck``). It is how a
 student sees each backward pass proven: one row per checked array with its worst
 normwise relative error between the hand-written and the finite-difference gradient.
-The last rows check the game itself (``check_game``): for each model, narrowed, and each
-loss, D's gradient over a real and a fake batch and G's gradient through D, computed by the
-trainer's own functions; each such row sums up all of that player's parameter arrays.
+The rows after the losses prove the second-order pieces of gradient penalties: each layer's
+forward tangent (``check_tangent``) and a penalty's weight gradient through a dense and a
+convolutional critic, center 0 (R1) and 1 (WGAN-GP) (``check_penalty``). The last rows check the
+game itself (``check_game``): for each model, narrowed, and each loss, D's gradient over a real
+and a fake batch and G's gradient through D, computed by the trainer's own functions, then D
+with its gradient penalty (wgan-gp, R1); each such row sums up all of that player's parameter arrays.
 """
 import argparse
 import copy
@@ -16,8 +19,8 @@ import time
 import numpy as np
 
 from .. import backend, losses, nn
-from ..gan import models
-from . import check_function, check_game, check_layer, check_loss
+from ..gan import models, penalties
+from . import check_function, check_game, check_layer, check_loss, check_penalty, check_tangent
 
 TOLERANCE = 1e-6
 
@@ -83,6 +86,28 @@ def cases(seed=0):
     ]
 
 
+def tangent_cases(seed=0):
+    """(label, layer, x) for every layer that may sit in a penalised critic (those with a ``tangent``)."""
+    return [(label, layer, x) for label, layer, x in cases(seed)
+            if getattr(type(layer), "tangent", None) is not None and not isinstance(layer, nn.Sequential)]
+
+
+def penalty_cases(seed=0):
+    """(label, D, x, weight, center): a dense and a convolutional critic, center 0 (R1) and 1 (WGAN-GP)."""
+    rng = np.random.default_rng(seed)
+    dense = nn.Sequential(nn.Flatten(), nn.Dense(12, 5, init="torch", rng=rng), nn.LeakyReLU(0.2),
+                          nn.Dense(5, 4, init="torch", rng=rng), nn.ReLU(), nn.Dense(4, 1, init="torch", rng=rng))
+    conv = nn.Sequential(nn.Conv2d(1, 2, 3, 2, 1, init="torch", rng=rng), nn.LeakyReLU(0.2),
+                         nn.Conv2d(2, 3, 3, 1, 1, init="torch", rng=rng), nn.LeakyReLU(0.2),
+                         nn.Flatten(), nn.Dense(27, 1, init="torch", rng=rng))
+    result = []
+    for name, D, shape in (("dense critic", dense, (3, 1, 3, 4)), ("conv critic", conv, (3, 1, 5, 5))):
+        x = backend.asarray(rng.standard_normal(shape), "float64")
+        for weight, center in ((5.0, 0.0), (10.0, 1.0)):
+            result.append((f"penalty {name}, center {center:g}", D, x, weight, center))
+    return result
+
+
 def loss_cases(seed=0):
     """(label, loss, real_scores, fake_scores) for every GAN loss, scores kept off the hinge kinks."""
     rng = np.random.default_rng(seed)
@@ -127,8 +152,32 @@ def game_cases(seed=0, width=4, z_dim=4, N=3, margin=2e-5):
     return result
 
 
-def _distance_to_kinks(G, D, real, z):
-    """The smallest |input| of any LeakyReLU in G(z), D(real), D(G(z)), and of any score ∓ 1.
+def penalty_game_cases(seed=0, width=4, z_dim=4, N=3, margin=2e-5):
+    """(model, label, loss, penalty, G, D, real, z): both models with a BatchNorm-free D, each with
+    wgan-gp (wasserstein and the interpolates' term) and R1 (nonsaturating and the real images' term).
+
+    The interpolates are those ``check_game`` draws (from ``seed``), and their LeakyReLU inputs too
+    are kept ``margin`` away from the kink.
+    """
+    rng = np.random.default_rng(seed)
+    result = []
+    for model in models.MODELS:
+        for label, name, term in (("wgan-gp", "wasserstein", penalties.wgan_gp(10.0)),
+                                  ("r1", "nonsaturating", penalties.r1(10.0))):
+            G, D = models.build(model, z_dim=z_dim, rng=rng, width=width, d_norm=False)
+            probe_G, probe_D = copy.deepcopy(G).astype("float64"), copy.deepcopy(D).astype("float64")
+            for _ in range(100):
+                real = backend.asarray(rng.uniform(0.0, 1.0, (N, 1, 28, 28)), "float64")
+                z = backend.asarray(rng.standard_normal((N, z_dim)), "float64")
+                point = term.point(real, probe_G(z), np.random.default_rng(seed))
+                if min(_distance_to_kinks(probe_G, probe_D, real, z, point), 1.0) >= margin:
+                    break
+            result.append((model, label, losses.get(name), term, G, D, real, z))
+    return result
+
+
+def _distance_to_kinks(G, D, real, z, point=None):
+    """The smallest |input| of any LeakyReLU in G(z), D(real), D(G(z)) (and D(point)), and of any score ∓ 1.
 
     G and D are float64 copies of the case's networks (their BatchNorm statistics move here).
     """
@@ -144,6 +193,8 @@ def _distance_to_kinks(G, D, real, z):
 
     for scores in (run(D, real), run(D, run(G, z))):
         distance = min(distance, float(abs(abs(scores) - 1.0).min()))
+    if point is not None:
+        run(D, point)
     return distance
 
 
@@ -155,10 +206,17 @@ def _checks(seed):
                for label, loss, r, f in loss_cases(seed)]
     checks += [(label, lambda f=f, s=s: check_function(f, s, label, name="logits").items())
                for label, f, s in classifier_loss_cases(seed)]
+    checks += [(f"tangent {label}", lambda layer=layer, x=x: check_tangent(layer, x, seed=seed).items())
+               for label, layer, x in tangent_cases(seed)]
+    checks += [(label, lambda D=D, x=x, w=w, c=c: check_penalty(D, x, w, c).items())
+               for label, D, x, w, c in penalty_cases(seed)]
     for model, loss, G, D, real, z in game_cases(seed):
         both = functools.cache(functools.partial(check_game, G, D, loss, real, z, seed=seed))   # one check, two rows
         for player, name in (("D", "D on real and fake"), ("G", "G through D")):
             checks.append((f"GAN {model} {loss.name}: {name}", lambda player=player, both=both: _summary(both()[player])))
+    for model, label, loss, term, G, D, real, z in penalty_game_cases(seed):
+        check = functools.partial(check_game, G, D, loss, real, z, seed=seed, penalties=(term,))
+        checks.append((f"GAN {model} {label}: D with its penalty", lambda check=check: _summary(check()["D"])))
     return checks
 
 

@@ -6,12 +6,17 @@ For y = f(x) applied elementwise, y[i] depends on x[i] alone, so dx = dy * f'(x)
    left slope).
 2. Sigmoid: f'(x) = sigma(x) * (1 - sigma(x)) = y * (1 - y).
 3. Tanh: f'(x) = 1 - tanh(x)² = 1 - y².
+4. The forward tangent of a direction u (the second pass of a gradient penalty): u * f'(x). For
+   LeakyReLU and ReLU f' is constant wherever x != 0, so the tangent map does not move with x
+   and the penalty needs nothing more; Sigmoid's and Tanh's f' moves with x, which would add
+   second-derivative terms, and ``gan.penalties`` refuses them (docs/derivations.md,
+   "Gradient penalties").
 
 Each keeps, for backward, the one array its derivative needs: a per-element
 scale for the piecewise-linear ones (multiplying by it is much faster in NumPy
 than ``where`` with a data-dependent mask), the output y for Sigmoid and Tanh.
 Shapes: any; y and dx have x's shape and dtype.
-Derivation: docs/derivations.md, "Elementwise activations" (steps 1-3). Tests: tests/nn/test_activations.py.
+Derivation: docs/derivations.md, "Elementwise activations" (steps 1-4). Tests: tests/nn/test_activations.py.
 """
 from .. import backend
 from ..backend import cuda
@@ -47,6 +52,15 @@ class LeakyReLU(Layer):
         scale = self._pop_cache(dy)
         return cuda.multiply(dy, scale) if backend.is_cupy_array(dy) else dy * scale
 
+    def tangent(self, x, u, dy=None):
+        """Forward tangent u * scale, with the slopes of the input x (step 4); no parameters, so dy is unused.
+
+        Exact for a gradient penalty because scale is constant wherever x != 0 (docs/derivations.md,
+        "Gradient penalties"). Shapes: x, u and the result alike. Tests: tests/gan/test_penalties.py.
+        """
+        _, scale = leaky_relu(x, self.negative_slope)
+        return cuda.multiply(u, scale) if backend.is_cupy_array(u) else u * scale
+
     def __repr__(self):
         return f"LeakyReLU(negative_slope={self.negative_slope})"
 
@@ -67,6 +81,13 @@ class ReLU(Layer):
     def backward(self, dy):
         """dx = dy * scale, 1 where x > 0 and 0 elsewhere (step 1)."""
         return dy * self._pop_cache(dy)
+
+    def tangent(self, x, u, dy=None):
+        """Forward tangent u * scale, 1 where x > 0 and 0 elsewhere (step 4); dy is unused.
+
+        Shapes: x, u and the result alike. Tests: tests/gan/test_penalties.py.
+        """
+        return u * (x > 0).astype(u.dtype)
 
 
 class Sigmoid(Layer):

@@ -19,6 +19,14 @@ ConvTranspose2d, the adjoint of Conv2d's input map:
 2. Backward starts as Conv2d's step 1: dcols = im2col(pad(dy)).
 3. The matrix products: dW_mat = x_mat.T @ dcols, db = sum_{n,i,j} dy, dx_mat = dcols @ W_mat.T.
 
+Both convolutions are linear in x plus a bias, so the forward tangent of an input direction u
+(the second pass of a gradient penalty; docs/derivations.md, "Gradient penalties") is the layer
+without its bias applied to u, and d<tangent, dy>/dW is the weight gradient of step 2 (Conv2d)
+or 3 (ConvTranspose2d) with u in the place of x; the bias gets nothing:
+
+4. Conv2d: tangent = cols(u) @ W_mat, dW_mat += cols(u).T @ dy_mat.
+5. ConvTranspose2d: tangent = crop(col2im(u_mat @ W_mat)), dW_mat += u_mat.T @ im2col(pad(dy)).
+
 Both layers need col2im of a product, and ``matmul_col2im`` computes it one kernel offset at a
 time without storing the product. Weights use PyTorch's layouts: Conv2d W (C_out, C_in, kh, kw),
 ConvTranspose2d W (C_in, C_out, kh, kw). Kernel, stride and padding are (height, width) pairs.
@@ -107,12 +115,32 @@ class Conv2d(_Conv):
         N, size, out_size = self._sizes(x)
         xpad = pad_hw(x.transpose(0, 2, 3, 1), self.padding)                   # (N, H+2ph, W+2pw, C_in)
         cols = im2col(xpad, self.kernel_size, self.stride, out_size)           # step 1: (N*Hout*Wout, kh*kw*C_in)
-        W_mat = self.W.data.transpose(2, 3, 1, 0).reshape(-1, self.out_channels)  # (kh*kw*C_in, C_out)
-        y = matmul(cols, W_mat)                                                # (N*Hout*Wout, C_out)
+        y = matmul(cols, self._W_mat())                                        # (N*Hout*Wout, C_out)
         y += self.b.data
         y = y.reshape(N, *out_size, self.out_channels).transpose(0, 3, 1, 2)   # NCHW view, NHWC memory
         self._save(y.shape, (cols, xpad.shape, size), y.dtype)
         return y
+
+    def _W_mat(self):
+        return self.W.data.transpose(2, 3, 1, 0).reshape(-1, self.out_channels)  # (kh*kw*C_in, C_out)
+
+    def _add_weight_grad(self, cols, dy_mat):
+        """Step 2's dW_mat = cols.T @ dy_mat, added into W.grad in W's layout."""
+        dW_mat = matmul(cols.T, dy_mat)                                        # (kh*kw*C_in, C_out)
+        self.W.grad += dW_mat.reshape(*self.kernel_size, self.in_channels, self.out_channels).transpose(3, 2, 0, 1)
+
+    def tangent(self, x, u, dy=None):
+        """Forward tangent cols(u) @ W_mat, no bias (step 4); with dy, add cols(u).T @ dy_mat into W.grad.
+
+        The second pass of ``gan.penalties``. Shapes: x, u (N, C_in, H, W) -> (N, C_out, Hout, Wout);
+        dy like the result. Tests: tests/gan/test_penalties.py.
+        """
+        N, _, out_size = self._sizes(u)
+        cols = im2col(pad_hw(u.transpose(0, 2, 3, 1), self.padding), self.kernel_size, self.stride, out_size)
+        if dy is not None and not self.frozen:
+            self._add_weight_grad(cols, dy.transpose(0, 2, 3, 1).reshape(cols.shape[0], self.out_channels))
+        y = matmul(cols, self._W_mat())                                        # (N*Hout*Wout, C_out)
+        return y.reshape(N, *out_size, self.out_channels).transpose(0, 3, 1, 2)
 
     def backward(self, dy):
         """Add dL/dW and dL/db into the gradients; return dx (steps 2-3 of the module docstring)."""
@@ -120,8 +148,7 @@ class Conv2d(_Conv):
         N, C_out, Hout, Wout = dy.shape
         dy_mat = dy.transpose(0, 2, 3, 1).reshape(N * Hout * Wout, C_out)
         if not self.frozen:                                                    # step 2
-            dW_mat = matmul(cols.T, dy_mat)                                    # (kh*kw*C_in, C_out)
-            self.W.grad += dW_mat.reshape(*self.kernel_size, self.in_channels, C_out).transpose(3, 2, 0, 1)
+            self._add_weight_grad(cols, dy_mat)
             self.b.grad += sum_rows(dy_mat)
         if not self.needs_dx:                                                  # the input is data: no dx
             return None
@@ -161,25 +188,48 @@ class ConvTranspose2d(_Conv):
         return (self.in_channels, self.out_channels, *self.kernel_size)
 
     def forward(self, x):
+        x_mat, size, y = self._unbiased(x)                                     # step 1
+        y = (y + self.b.data).transpose(0, 3, 1, 2)                            # NCHW view, NHWC memory
+        self._save(y.shape, (x_mat, size), y.dtype)
+        return y
+
+    def _unbiased(self, x):
+        """(x_mat, (H, W), crop(col2im(x_mat @ W_mat)) in (N, Hout, Wout, C_out)): step 1 without the bias."""
         N, size, out_size = self._sizes(x)
         x_mat = x.transpose(0, 2, 3, 1).reshape(-1, self.in_channels)          # (N*H*W, C_in)
         full_shape = (N, *(n + 2 * p for n, p in zip(out_size, self.padding)), self.out_channels)
-        # step 1: full = col2im(x_mat @ W_mat), one kernel offset at a time
+        # full = col2im(x_mat @ W_mat), one kernel offset at a time
         full = matmul_col2im(x_mat, self.W.data, (N, *size), full_shape, self.stride)  # (N, Hout+2ph, Wout+2pw, C_out)
-        y = crop_hw(full, self.padding, out_size) + self.b.data                # (N, Hout, Wout, C_out)
-        y = y.transpose(0, 3, 1, 2)                                            # NCHW view, NHWC memory
-        self._save(y.shape, (x_mat, size), y.dtype)
-        return y
+        return x_mat, size, crop_hw(full, self.padding, out_size)
+
+    def _dcols(self, dy, size):
+        """Step 2: dcols = im2col(pad(dy)), (N*H*W, kh*kw*C_out), and dy channels-last."""
+        dy_nhwc = dy.transpose(0, 2, 3, 1)                                     # (N, Hout, Wout, C_out)
+        return im2col(pad_hw(dy_nhwc, self.padding), self.kernel_size, self.stride, size), dy_nhwc
+
+    def _add_weight_grad(self, x_mat, dcols):
+        """Step 3's dW_mat = x_mat.T @ dcols, added into W.grad in W's layout."""
+        dW_mat = matmul(x_mat.T, dcols)                                        # (C_in, kh*kw*C_out)
+        self.W.grad += dW_mat.reshape(self.in_channels, *self.kernel_size, self.out_channels).transpose(0, 3, 1, 2)
+
+    def tangent(self, x, u, dy=None):
+        """Forward tangent crop(col2im(u_mat @ W_mat)), no bias (step 5); with dy, add u_mat.T @ im2col(pad(dy)).
+
+        The second pass of ``gan.penalties``. Shapes: x, u (N, C_in, H, W) -> (N, C_out, Hout, Wout);
+        dy like the result. Tests: tests/gan/test_penalties.py.
+        """
+        u_mat, size, y = self._unbiased(u)
+        if dy is not None and not self.frozen:
+            self._add_weight_grad(u_mat, self._dcols(dy, size)[0])
+        return y.transpose(0, 3, 1, 2)
 
     def backward(self, dy):
         """Add dL/dW and dL/db into the gradients; return dx (steps 2-3 of the module docstring)."""
         x_mat, size = self._pop_cache(dy)
         N = dy.shape[0]
-        dy_nhwc = dy.transpose(0, 2, 3, 1)                                     # (N, Hout, Wout, C_out)
-        dcols = im2col(pad_hw(dy_nhwc, self.padding), self.kernel_size, self.stride, size)  # step 2: (N*H*W, kh*kw*C_out)
+        dcols, dy_nhwc = self._dcols(dy, size)                                 # step 2: (N*H*W, kh*kw*C_out)
         if not self.frozen:                                                    # step 3
-            dW_mat = matmul(x_mat.T, dcols)                                    # (C_in, kh*kw*C_out)
-            self.W.grad += dW_mat.reshape(self.in_channels, *self.kernel_size, self.out_channels).transpose(0, 3, 1, 2)
+            self._add_weight_grad(x_mat, dcols)
             self.b.grad += sum_rows(dy_nhwc)
         if not self.needs_dx:
             return None

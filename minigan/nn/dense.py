@@ -4,6 +4,11 @@ Derivation (docs/derivations.md, "Dense"), with y[n, k] = sum_i x[n, i] * W[i, k
 
 1. dL/dW[i, k] = sum_n x[n, i] * dy[n, k], so dW = x.T @ dy, and db = sum_n dy[n].
 2. dL/dx[n, i] = sum_k dy[n, k] * W[i, k], so dx = dy @ W.T.
+
+The second pass of a gradient penalty (docs/derivations.md, "Gradient penalties"):
+
+3. The forward tangent of an input direction u is u @ W (the bias does not move with x).
+4. d<u @ W, dy>/dW[i, k] = sum_n u[n, i] * dy[n, k], so dW += u.T @ dy; the bias gets nothing.
 """
 from ..backend import matmul, sum_rows
 from .init import make_weight_and_bias
@@ -51,6 +56,17 @@ class Dense(Layer):
             self.W.grad += matmul(x.T, dy)
             self.b.grad += sum_rows(dy)
         return matmul(dy, self.W.data.T) if self.needs_dx else None
+
+    def tangent(self, x, u, dy=None):
+        """Forward tangent u @ W (step 3); with dy, add d<u @ W, dy>/dW = u.T @ dy into W.grad (step 4).
+
+        The second pass of ``gan.penalties``: ``u`` is the direction carried up from D's input, ``dy``
+        the cotangent the first backward brought to this layer's output. Shapes: x, u (N, in) ->
+        (N, out); dy (N, out). Tests: tests/gan/test_penalties.py.
+        """
+        if dy is not None and not self.frozen:
+            self.W.grad += matmul(u.T, dy)
+        return matmul(u, self.W.data)
 
     def __repr__(self):
         return f"Dense({self.in_features}, {self.out_features})"

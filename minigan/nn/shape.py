@@ -3,6 +3,8 @@
 1. A reshape is a permutation-free relabelling: y and x hold the same numbers in the same
    order, so each dy entry is the gradient of the x entry it came from, and the backward of
    a reshape is the inverse reshape: dx = dy.reshape(x.shape).
+2. A reshape is linear, so the forward tangent of a direction u (a gradient penalty's second
+   pass) is the same reshape of u.
 
 Derivation: docs/derivations.md, "Flatten and Reshape". Tests: tests/nn/test_shape.py.
 """
@@ -37,6 +39,10 @@ class Flatten(Layer):
         dx = backend.xp_of(dy).empty_like(x)     # x's memory layout (channels-last after a conv), so the
         dx[...] = dy.reshape(x.shape)            # layers below backpropagate without transposing copies
         return dx
+
+    def tangent(self, x, u, dy=None):
+        """Forward tangent u.reshape(N, -1): the map is linear (step 2); no parameters, dy unused."""
+        return u.reshape(u.shape[0], -1)
 
 
 class Reshape(Layer):
@@ -73,6 +79,10 @@ class Reshape(Layer):
     def backward(self, dy):
         """dx = dy.reshape(x.shape) (step 1)."""
         return dy.reshape(self._pop_cache(dy))
+
+    def tangent(self, x, u, dy=None):
+        """Forward tangent u.reshape(N, *shape): the map is linear (step 2); no parameters, dy unused."""
+        return u.reshape((u.shape[0],) + self.shape)
 
     def __repr__(self):
         return f"Reshape{self.shape}" if len(self.shape) > 1 else f"Reshape({self.shape[0]})"
