@@ -16,9 +16,9 @@ import os
 import signal
 import sys
 
-from . import __version__, backend, losses
+from . import __version__, backend
 from .errors import ConfigError, TrainingDiverged, UserError
-from .train.config import TrainConfig, flag
+from .train.config import LOSSES, TrainConfig, flag
 
 EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -123,8 +123,8 @@ def _sweep_parser(sub):
     p.add_argument("--quick", action="store_true", help=f"A small grid: the trainer's defaults for the model "
                    f"(learning rates, batch size), beta1 {quick.beta1s[0]:g}, {quick.epochs} epochs (the other "
                    "options still apply).")
-    p.add_argument("--losses", nargs="+", choices=losses.NAMES, default=None, metavar="LOSS",
-                   help=f"The losses (default: all five: {' '.join(d.losses)}).")
+    p.add_argument("--losses", nargs="+", choices=LOSSES, default=None, metavar="LOSS",
+                   help=f"The losses (default: all five: {' '.join(d.losses)}; wgan-gp may be added).")
     p.add_argument("--lr-scales", nargs="+", type=float, default=None, metavar="X",
                    help="Multiples of the reference learning rates (dcgan 2e-4 for G and D; mlp 1e-3 for G, "
                         "2e-4 for D; the trainer's defaults are 2x these) "
@@ -138,6 +138,8 @@ def _sweep_parser(sub):
                    help=f"Adam beta1 values (default: {' '.join(f'{v:g}' for v in d.beta1s)}).")
     p.add_argument("--d-steps", nargs="+", type=int, default=None, metavar="K",
                    help="D steps per G step (default: 1).")
+    p.add_argument("--r1s", nargs="+", type=float, default=None, metavar="GAMMA",
+                   help="R1 penalty weights γ to try, 0 for none (default: 0).")
     p.add_argument("--seeds", type=int, default=None, help=f"Seeds per setting (default: {d.seeds}).")
     p.add_argument("--model", choices=("dcgan", "mlp"), default=None, help=f"The networks (default: {d.model}).")
     p.add_argument("--epochs", type=int, default=None, help=f"Epochs per run (default: {d.epochs}, "
@@ -229,7 +231,7 @@ def run_sweep(args):
     backend.tune_allocator()
     grid = sweep.quick_grid(args.model or sweep.Grid.model) if args.quick else sweep.Grid()
     given = {"losses": args.losses, "lr_scales": args.lr_scales, "g_lr_ratios": args.g_lr_ratios,
-             "beta1s": args.beta1s, "d_steps": args.d_steps,
+             "beta1s": args.beta1s, "d_steps": args.d_steps, "r1s": args.r1s,
              "seeds": args.seeds, "model": args.model, "epochs": args.epochs, "limit": args.limit,
              "batch_size": args.batch_size}
     grid = dataclasses.replace(grid, **{k: tuple(v) if isinstance(v, list) else v

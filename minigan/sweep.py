@@ -34,9 +34,9 @@ from .train.sampling import generate
 
 COLLAPSED_BELOW = 8
 REFERENCE_LR = {"dcgan": (2e-4, 2e-4), "mlp": (1e-3, 2e-4)}
-COLUMNS = ("loss", "lr_scale", "g_lr_ratio", "lr_g", "lr_d", "beta1", "d_steps", "seed", "status", "fid", "score",
+COLUMNS = ("loss", "lr_scale", "g_lr_ratio", "lr_g", "lr_d", "beta1", "d_steps", "r1", "seed", "status", "fid", "score",
            "coverage", "missing", "precision", "recall", "seconds")
-Setting = collections.namedtuple("Setting", "loss lr_scale g_lr_ratio beta1 d_steps")
+Setting = collections.namedtuple("Setting", "loss lr_scale g_lr_ratio beta1 d_steps r1", defaults=(0.0,))
 """One cell of a grid, run once per seed."""
 
 
@@ -49,7 +49,9 @@ class Grid:
     learn faster than its discriminator). They are fixed here, not the trainer's defaults, so a
     study stays the same when the defaults change; today both models' defaults are 2x these, and
     8x for the DCGAN's G (scale 2, ratio 4). ``g_lr_ratios`` multiply G's rate alone, on top of the scale: the
-    balance between the two players.
+    balance between the two players. ``r1s`` are R1 penalty weights γ (0: none); with one the
+    DCGAN's D is built without BatchNorm. ``losses`` may include wgan-gp (its penalty on interpolates,
+    with the grid's learning rates, beta1 and d_steps rather than its paper's).
     """
 
     losses: tuple = ("minimax", "nonsaturating", "lsgan", "hinge", "wasserstein")
@@ -57,6 +59,7 @@ class Grid:
     g_lr_ratios: tuple = (1.0,)
     beta1s: tuple = (0.5, 0.9)
     d_steps: tuple = (1,)
+    r1s: tuple = (0.0,)
     seeds: int = 2
     model: str = "mlp"
     epochs: int = 20
@@ -66,7 +69,7 @@ class Grid:
     def settings(self):
         """A ``Setting`` for every cell of the grid, in a fixed order."""
         return [Setting(*cell) for cell in
-                itertools.product(self.losses, self.lr_scales, self.g_lr_ratios, self.beta1s, self.d_steps)]
+                itertools.product(self.losses, self.lr_scales, self.g_lr_ratios, self.beta1s, self.d_steps, self.r1s)]
 
     def check(self):
         """ConfigError for a bad seed count or any cell whose config would be refused; changes nothing."""
@@ -79,7 +82,8 @@ class Grid:
         """The validated TrainConfig of one cell and seed, writing into ``out``."""
         lr_g, lr_d = REFERENCE_LR[self.model]
         return TrainConfig(model=self.model, loss=setting.loss, lr_g=setting.lr_scale * setting.g_lr_ratio * lr_g,
-                           lr_d=setting.lr_scale * lr_d, beta1=setting.beta1, d_steps=setting.d_steps, seed=seed,
+                           lr_d=setting.lr_scale * lr_d, beta1=setting.beta1, d_steps=setting.d_steps, r1=setting.r1,
+                           seed=seed,
                            epochs=self.epochs, batch_size=self.batch_size, limit=self.limit, out=str(out),
                            eval_n=0, keep_snapshots=0, log_every=10 ** 9).validate()
 
@@ -100,7 +104,8 @@ def quick_grid(model="mlp"):
 
 def _name(setting):
     ratio = f"-g{setting.g_lr_ratio:g}x" if setting.g_lr_ratio != 1.0 else ""
-    return f"{setting.loss}-lr{setting.lr_scale:g}x{ratio}-b{setting.beta1:g}-d{setting.d_steps}"
+    r1 = f"-r1{setting.r1:g}" if setting.r1 else ""
+    return f"{setting.loss}-lr{setting.lr_scale:g}x{ratio}-b{setting.beta1:g}-d{setting.d_steps}{r1}"
 
 
 def _command(config, backend):
@@ -206,7 +211,8 @@ def _cell(value):
 
 
 def _setting_of(row):
-    return Setting(*(row[field] for field in Setting._fields))
+    """The Setting of a result row; a row from before a field existed (r1) takes the field's default."""
+    return Setting(*(row[field] if field in row else Setting._field_defaults[field] for field in Setting._fields))
 
 
 def summarise(rows):
@@ -231,14 +237,14 @@ def markdown(rows, grid):
     lines = [f"{grid.model}, {grid.epochs} epochs, batch {grid.batch_size}, {grid.seeds} seeds per setting; "
              f"FID on n = {metrics.N_DEFAULT} (median, and the range over seeds); a run 'collapsed' below "
              f"{COLLAPSED_BELOW} digits covered.", "",
-             "| loss | lr (x reference) | G's lr ratio | beta1 | d_steps | FID median | FID range | digits (median) "
-             "| ok | collapsed | diverged |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| loss | lr (x reference) | G's lr ratio | beta1 | d_steps | R1 γ | FID median | FID range "
+             "| digits (median) | ok | collapsed | diverged |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for setting, s in sorted(summary.items(), key=lambda item: (math.isnan(item[1]["fid"]), item[1]["fid"])):
         lo, hi = s["fid_range"]
         fid, spread = ("-", "-") if math.isnan(s["fid"]) else (f"{s['fid']:.1f}", f"{lo:.1f}-{hi:.1f}")
         lines.append(f"| {setting.loss} | {setting.lr_scale:g} | {setting.g_lr_ratio:g} | {setting.beta1:g} | "
-                     f"{setting.d_steps} | {fid} | {spread} | {s['coverage']:g} | {s['ok']} | {s['collapsed']} | "
+                     f"{setting.d_steps} | {setting.r1:g} | {fid} | {spread} | {s['coverage']:g} | {s['ok']} | {s['collapsed']} | "
                      f"{s['diverged']} |")
     return "\n".join(lines) + "\n"
 
@@ -250,7 +256,7 @@ def heatmap(rows, grid, path):
     from matplotlib.figure import Figure
 
     summary = summarise(rows)
-    columns = list(itertools.product(grid.lr_scales, grid.g_lr_ratios, grid.beta1s, grid.d_steps))
+    columns = list(itertools.product(grid.lr_scales, grid.g_lr_ratios, grid.beta1s, grid.d_steps, grid.r1s))
     values = np.array([[summary[Setting(loss, *c)]["fid"] for c in columns] for loss in grid.losses])
     fig = Figure(figsize=(3.5 + 1.3 * len(columns), 1.5 + 0.6 * len(grid.losses)))
     ax = fig.subplots()
@@ -264,7 +270,7 @@ def heatmap(rows, grid, path):
             ax.text(j, i, text + (" *" if s["collapsed"] or s["diverged"] else ""), ha="center", va="center",
                     fontsize=8, bbox=dict(facecolor="white", alpha=0.7, edgecolor="none", pad=1.5))
     ax.set_xticks(range(len(columns)), [f"lr x{a:g}" + (f", G x{g:g}" if g != 1.0 else "") + f"\nbeta1 {b:g}\nd_steps {d}"
-                                        for a, g, b, d in columns], fontsize=8)
+                                        + (f"\nR1 {r:g}" if r else "") for a, g, b, d, r in columns], fontsize=8)
     ax.set_yticks(range(len(grid.losses)), grid.losses)
     ax.set_title(f"{grid.model}, {grid.epochs} epochs: median FID over {grid.seeds} seeds, lower is better\n"
                  "(digits covered; * a seed collapsed or diverged)", fontsize=9)

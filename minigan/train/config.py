@@ -24,6 +24,13 @@ MODEL_DEFAULTS = {
     "dcgan": {"batch_size": 64, "lr_g": 1.6e-3, "lr_d": 4e-4},
     "mlp": {"batch_size": 32, "lr_g": 2e-3, "lr_d": 4e-4},
 }
+# The losses a run can train with: the GAN losses, and WGAN-GP (the wasserstein loss with its
+# gradient penalty on interpolates instead of weight clipping; Gulrajani et al. 2017).
+LOSSES = losses.NAMES + ("wgan-gp",)
+# Each loss's defaults for the settings left at None, before the model's and the general ones:
+# WGAN-GP's are its paper's (Adam at 1e-4 with betas (0, 0.9), 5 critic steps per G step, λ = 10).
+LOSS_DEFAULTS = {"wgan-gp": {"lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9, "d_steps": 5, "gp": 10.0}}
+GENERAL_DEFAULTS = {"beta1": 0.5, "beta2": 0.999, "d_steps": 1, "gp": 0.0}
 # Settings that define the networks' shapes: a resumed run cannot change them.
 FIXED_ON_RESUME = ("model", "z_dim")
 
@@ -47,17 +54,27 @@ class TrainConfig:
 
     model: str = _setting("dcgan", "The pair of networks: the DCGAN or a small fully connected GAN.",
                           choices=models.MODELS)
-    loss: str = _setting("nonsaturating", "The GAN loss (see the README's table of losses).", choices=losses.NAMES)
+    loss: str = _setting("nonsaturating", "The GAN loss (see the README's table of losses); wgan-gp is the "
+                                          "wasserstein loss with WGAN-GP's gradient penalty and its paper's settings.",
+                         choices=LOSSES)
     epochs: int = _setting(15, "Passes over the data; on --resume, the total to reach.")
     batch_size: int = _setting(None, "Images per step, for D's real batch and for G's fake batch "
                                      f"(default: {_per_model('batch_size')}).")
     lr_g: float = _setting(None, f"The generator's Adam learning rate (default: {_per_model('lr_g')}).")
     lr_d: float = _setting(None, f"The discriminator's Adam learning rate (default: {_per_model('lr_d')}).")
-    beta1: float = _setting(0.5, "Adam's first-moment decay for both networks (PyTorch's default is 0.9).")
-    beta2: float = _setting(0.999, "Adam's second-moment decay for both networks.")
+    beta1: float = _setting(None, "Adam's first-moment decay for both networks (default: 0.5; 0 for wgan-gp; "
+                                  "PyTorch's default is 0.9).")
+    beta2: float = _setting(None, "Adam's second-moment decay for both networks (default: 0.999; 0.9 for wgan-gp).")
     ema: float = _setting(0.0, "Decay of a moving average of G's weights that makes the samples, snapshots "
                                "and scores (e.g. 0.999); 0 uses G itself.")
-    d_steps: int = _setting(1, "Discriminator steps per generator step.")
+    d_steps: int = _setting(None, "Discriminator steps per generator step (default: 1; 5 for wgan-gp).")
+    gp: float = _setting(None, "Weight λ of WGAN-GP's gradient penalty λ·E[(‖∇D(x̂)‖ - 1)²] on interpolates "
+                               "of real and fake images (default: 10 for wgan-gp, else 0: none).", metavar="LAMBDA")
+    r1: float = _setting(0.0, "R1: add (γ/2)·E‖∇D(x)‖² on real images to D's loss, with this γ (e.g. 10); "
+                              "0: none. Works with every loss.", metavar="GAMMA")
+    r2: float = _setting(0.0, "R2: the same penalty on the fakes, with this γ; 0: none.", metavar="GAMMA")
+    reg_every: int = _setting(1, "Lazy regularisation: apply the gradient penalties every K-th D step, "
+                                 "with K times their weight (StyleGAN2 uses 16).", metavar="K")
     z_dim: int = _setting(100, "Length of the noise vector z fed to the generator.")
     real_label: float = _setting(1.0, "Target for real images in D's loss; 0.9 is one-sided label smoothing "
                                       "(minimax and nonsaturating only).")
@@ -93,12 +110,13 @@ class TrainConfig:
         Raises ConfigError naming the first bad setting.
         """
         _check_choice(self, "model", models.MODELS)
-        _check_choice(self, "loss", losses.NAMES)
+        _check_choice(self, "loss", LOSSES)
         _check_choice(self, "backend", backend.BACKENDS)
-        for name, value in MODEL_DEFAULTS[self.model].items():
-            if getattr(self, name) is None:
-                setattr(self, name, value)
-        for name in ("epochs", "batch_size", "d_steps", "z_dim", "log_every", "n_samples"):
+        for defaults in (LOSS_DEFAULTS.get(self.loss, {}), MODEL_DEFAULTS[self.model], GENERAL_DEFAULTS):
+            for name, value in defaults.items():
+                if getattr(self, name) is None:
+                    setattr(self, name, value)
+        for name in ("epochs", "batch_size", "d_steps", "z_dim", "log_every", "n_samples", "reg_every"):
             _check_int(self, name, minimum=1)
         for name in ("limit", "max_steps"):
             _check_int(self, name, minimum=1, optional=True)
@@ -115,6 +133,8 @@ class TrainConfig:
         for name in ("beta1", "beta2"):
             _check_number(self, name, lambda v: 0.0 <= v < 1.0, "must be in [0, 1)")
         _check_number(self, "ema", lambda v: 0.0 <= v < 1.0, "must be in [0, 1)")
+        for name in ("gp", "r1", "r2"):
+            _check_number(self, name, lambda v: v >= 0.0, "must be a number >= 0")
         _check_number(self, "real_label", lambda v: 0.0 < v <= 1.0, "must be in (0, 1]")
         if self.real_label != 1.0 and self.loss not in losses.SIGMOID_NAMES:
             raise ConfigError("real_label", f"applies to {', '.join(losses.SIGMOID_NAMES)} only, "
@@ -123,6 +143,16 @@ class TrainConfig:
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise ConfigError(name, f"must be a path, got {getattr(self, name)!r}")
         return self
+
+    @property
+    def loss_function(self):
+        """The name of the loss in ``minigan.losses``: wgan-gp trains with the wasserstein loss."""
+        return "wasserstein" if self.loss == "wgan-gp" else self.loss
+
+    @property
+    def penalised(self):
+        """Whether D's loss has a gradient penalty; its D is then built without BatchNorm."""
+        return bool(self.gp or self.r1 or self.r2)
 
     def changes_from(self, other):
         """{field: (other's value, this value)} for every setting that differs."""

@@ -1,4 +1,5 @@
-"""What a run is built from, new or resumed: its backend, data, networks, weight clipping and random generators.
+"""What a run is built from, new or resumed: its backend, data, networks, weight clipping, gradient
+penalties and random generators.
 
 ``start.py`` and ``run.Run`` call these while they check everything, before anything is written.
 """
@@ -9,7 +10,7 @@ import numpy as np
 
 from .. import backend, data
 from ..errors import ConfigError
-from ..gan import models
+from ..gan import models, penalties
 
 
 def lower_lr(lr, default):
@@ -23,7 +24,7 @@ def build_models(config):
     if config.z_dim > 10_000 and init_bytes(config.model, config.z_dim) > physical_memory():
         raise too_large                            # before any allocation: with overcommit, one would not fail
     try:
-        return models.build(config.model, config.z_dim, rng=config.seed)
+        return models.build(config.model, config.z_dim, rng=config.seed, d_norm=not config.penalised)
     except MemoryError:
         raise too_large from None
 
@@ -46,8 +47,32 @@ def physical_memory():
 
 
 def clip_value(config, loss):
-    """D's weight clipping: the config's, else 0.01 for a loss that needs a Lipschitz critic (WGAN)."""
-    return config.clip_value if config.clip_value is not None or not loss.needs_lipschitz else 0.01
+    """D's weight clipping: the config's, else 0.01 for a loss that needs a Lipschitz critic (WGAN) and has
+    no gradient penalty on interpolates to make it one (wgan-gp)."""
+    if config.clip_value is not None or not loss.needs_lipschitz or config.gp:
+        return config.clip_value
+    return 0.01
+
+
+def penalty_terms(config):
+    """The gradient penalties of D's loss, each weight times ``reg_every`` (applied every reg_every-th step)."""
+    terms = [penalties.wgan_gp(config.gp)] if config.gp else []
+    terms += [penalties.r1(config.r1)] if config.r1 else []
+    terms += [penalties.r2(config.r2)] if config.r2 else []
+    return tuple(term.scaled(config.reg_every) for term in terms)
+
+
+def captures_steps(config, log):
+    """Whether the run replays its step from a CUDA graph: on CuPy, unless --eager, --layer-norms or a
+    gradient penalty asks for the step op by op (the penalty's interpolates are drawn on the host each
+    step, which a recorded graph cannot do; said once in the log)."""
+    if backend.get_backend() != "cupy" or config.eager or config.layer_norms:
+        return False
+    if config.penalised:
+        log("minigan: the penalised step runs op by op on the GPU (the CUDA graph does not record "
+            "gradient penalties)")
+        return False
+    return True
 
 
 def rngs(seed, step=None):

@@ -58,6 +58,10 @@ def save_gif(pictures, path, duration_ms=400):
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
 
 
+# The gradient penalties a run may record, and where each takes the critic's input gradient.
+PENALTIES = {"gp": "interpolates", "r1": "real images", "r2": "fakes"}
+
+
 def _smooth(values, window):
     values = np.asarray(values, dtype=np.float64)
     if len(values) < window or window < 2:
@@ -72,8 +76,10 @@ def plot_curves(records, path, output_labels=("D(x)", "D(G(z))"), kinds="digits"
     ``records`` are the metrics-log dicts (keys step, loss_d, loss_g, d_real, d_fake); a record
     without loss_g (a D-only step) adds to the D curves only. Curves are smoothed over a window of
     about 1/50 of the run. Draws on its own ``matplotlib.figure.Figure``: the caller's pyplot
-    state and backend are left alone. Records with a fid add a third panel: FID and the
-    ``kinds`` covered ("digits", or "classes" for a classifier of other data) after each epoch.
+    state and backend are left alone. Records with gradient penalties (gp, r1, r2) add a panel of
+    each penalty and the critic's mean input-gradient norm where it is taken; records with a fid
+    add a panel of FID and the ``kinds`` covered ("digits", or "classes" for a classifier of other
+    data) after each epoch.
     """
     from matplotlib.figure import Figure
 
@@ -81,11 +87,15 @@ def plot_curves(records, path, output_labels=("D(x)", "D(G(z))"), kinds="digits"
     records = [r for r in records if r.get("loss_d") is not None]
     if not records:
         raise ValueError("plot_curves: no records with a loss_d")
-    fig = Figure(figsize=(16.5 if scores else 11, 4))
-    axes = fig.subplots(1, 3 if scores else 2)
+    terms = [name for name in PENALTIES if any(name in r for r in records)]
+    panels = 2 + bool(terms) + bool(scores)
+    fig = Figure(figsize=(5.5 * panels, 4))
+    axes = fig.subplots(1, panels)
     ax_loss, ax_d = axes[0], axes[1]
     curves = [(ax_loss, "loss_d", "loss_D"), (ax_loss, "loss_g", "loss_G"),
               (ax_d, "d_real", output_labels[0]), (ax_d, "d_fake", output_labels[1])]
+    for name in terms:
+        curves += [(axes[2], name, f"{name} penalty"), (axes[2], f"{name}_norm", f"‖∇D(x)‖ at {PENALTIES[name]}")]
     for ax, key, label in curves:
         points = [(r["step"], r[key]) for r in records if r.get(key) is not None]
         if points:
@@ -94,11 +104,13 @@ def plot_curves(records, path, output_labels=("D(x)", "D(G(z))"), kinds="digits"
             ax.plot(step[len(step) - len(smooth):], smooth, label=label)
     ax_loss.set(title="losses", xlabel="step")
     ax_d.set(title="discriminator output on real and fake batches", xlabel="step")
-    for ax in (ax_loss, ax_d):
+    if terms:
+        axes[2].set(title="gradient penalties", xlabel="step")
+    for ax in axes[:2 + bool(terms)]:
         ax.grid(alpha=0.3)
         ax.legend()
     if scores:
-        _plot_scores(axes[2], scores, kinds)
+        _plot_scores(axes[-1], scores, kinds)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 

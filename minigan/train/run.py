@@ -30,14 +30,18 @@ from .progress import ProgressBar, StopRequest
 from .sampling import images_of
 from .scoring import scorer_for
 
+# The records' keys of the gradient penalties: each term's value and its mean input-gradient norm.
+PENALTY_KEYS = ("gp", "gp_norm", "r1", "r1_norm", "r2", "r2_norm")
+
 class Run:
     """One training run; see the module docstring for its phases."""
 
     def __init__(self, config, images, folder, log):
         self.config, self.images, self.folder, self.log = config, images, folder, log
         self.G, self.D = parts.build_models(config)
-        self.loss = losses.get(config.loss, **({"real_label": config.real_label}
-                                               if config.loss in losses.SIGMOID_NAMES else {}))
+        self.loss = losses.get(config.loss_function, **({"real_label": config.real_label}
+                                                        if config.loss in losses.SIGMOID_NAMES else {}))
+        self.penalties = parts.penalty_terms(config)
         self.opt_g = Adam(self.G.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
         self.opt_d = Adam(self.D.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2),
                           clip_value=parts.clip_value(config, self.loss))
@@ -48,7 +52,7 @@ class Run:
         self.scorer = scorer_for(config, log)
         self.average = WeightAverage(self.G, config.ema) if config.ema else None
         self.captured = (CapturedStep(self.G, self.D, self.loss, self.opt_g, self.opt_d, log=log)
-                         if backend.get_backend() == "cupy" and not (config.eager or config.layer_norms) else None)
+                         if parts.captures_steps(config, log) else None)
         self.epoch, self.batch, self.step, self.perm = 0, 0, 0, None
         self.saved_step, self.record, self.files = None, None, None
         self.epoch_records, self.epoch_started, self.pending = [], time.perf_counter(), []
@@ -108,8 +112,10 @@ class Run:
         if self.captured is not None:                  # the same step, replayed from a CUDA graph
             record = self.captured(real, z, update_g=update_g)
         else:
+            penalised = self.penalties and self.step % self.config.reg_every == 0
             record = gan_step(self.G, self.D, self.loss, self.opt_g, self.opt_d, real, z, update_g=update_g,
-                              layer_norms=self.config.layer_norms)
+                              layer_norms=self.config.layer_norms, penalties=self.penalties if penalised else (),
+                              rng=self.noise_rng)
         if self.average is not None and "loss_g" in record:
             self.average.update(self.G)
         self.step, self.batch = self.step + 1, self.batch + 1
@@ -125,7 +131,7 @@ class Run:
         records, self.pending = telemetry.to_host(self.pending), []
         for record in records:
             self.files.metrics.write(record)
-            bad = [k for k in ("loss_d", "loss_g", "grad_norm_d", "grad_norm_g") if k in record
+            bad = [k for k in ("loss_d", "loss_g", "grad_norm_d", "grad_norm_g", *PENALTY_KEYS) if k in record
                    and not math.isfinite(record[k])]
             if bad:
                 self._diverged(f"{bad[0]} became {record[bad[0]]} at step {record['step']} "
@@ -215,7 +221,10 @@ class Run:
 
     def _log_start(self):
         c = self.config
-        self.log(f"minigan: {c.model} GAN, {c.loss} loss, {len(self.images)} images, batch {c.batch_size}, "
+        terms = ", ".join(f"{name} {getattr(c, name):g}" for name in ("gp", "r1", "r2") if getattr(c, name))
+        every = f" every {c.reg_every} steps" if terms and c.reg_every > 1 else ""
+        self.log(f"minigan: {c.model} GAN, {c.loss} loss{f' with {terms}{every}' if terms else ''}, "
+                 f"{len(self.images)} images, batch {c.batch_size}, "
                  f"{len(self.batches)} steps/epoch, {c.epochs} epochs, backend {backend.get_backend()}, "
                  f"out {self.folder.path}")
 

@@ -94,7 +94,13 @@ def resumed_config(old, changes, path):
     settings = dataclasses.asdict(old)
     settings.update(out=str(pathlib.Path(path).parent), max_steps=None, backend=backend.get_backend())
     settings.update(changes)
-    return TrainConfig(**settings).validate()
+    config = TrainConfig(**settings).validate()
+    if config.penalised != old.penalised:              # D is built with or without BatchNorm
+        name = next(n for n in ("gp", "r1", "r2", "loss") if n in changes)
+        raise ConfigError(name, f"cannot {'add' if config.penalised else 'remove'} a gradient penalty when "
+                                f"resuming: a penalised run's D has no BatchNorm, and the checkpoint {path} was "
+                                f"trained {'without' if config.penalised else 'with'} one (start a new run)")
+    return config
 
 
 def restore_state(run, saved):

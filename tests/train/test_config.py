@@ -55,3 +55,20 @@ def test_changes_and_from_dict():
     assert TrainConfig.from_dict(dataclasses.asdict(b)).lr_d == 1e-4
     with pytest.raises(ValueError, match=r"does not know: \['colour'\]"):
         TrainConfig.from_dict({"colour": "blue"})
+
+
+def test_loss_defaults_come_before_the_models_and_the_users_win():
+    c = TrainConfig(loss="wgan-gp").validate()
+    assert (c.lr_g, c.lr_d, c.beta1, c.beta2, c.d_steps, c.gp, c.penalised) == (1e-4, 1e-4, 0.0, 0.9, 5, 10.0, True)
+    assert c.loss_function == "wasserstein"
+    c = TrainConfig(loss="wgan-gp", lr_d=3e-4, d_steps=1, gp=5.0).validate()
+    assert (c.lr_d, c.d_steps, c.gp) == (3e-4, 1, 5.0)
+    c = TrainConfig().validate()
+    assert (c.beta1, c.beta2, c.d_steps, c.gp, c.r1, c.penalised) == (0.5, 0.999, 1, 0.0, 0.0, False)
+    assert TrainConfig(r2=1.0).validate().penalised
+
+
+@pytest.mark.parametrize("field, value", [("r1", -1.0), ("gp", float("nan")), ("r2", "10"), ("reg_every", 0)])
+def test_bad_penalty_settings_are_refused_by_name(field, value):
+    with pytest.raises(ConfigError, match=f"TrainConfig: {field} "):
+        TrainConfig(**{field: value}).validate()

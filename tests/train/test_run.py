@@ -298,3 +298,33 @@ def test_a_float32_step_stays_float32(rng, model):
     arrays += [opt.flat.data for opt in (opt_g, opt_d)] + [a for opt in (opt_g, opt_d) for a in opt.flat_state.values()]
     arrays += [b for _, b in G.named_buffers()] + [b for _, b in D.named_buffers()]
     assert {a.dtype for a in arrays} == {np.dtype(np.float32)}
+
+
+def test_a_penalised_run_resumes_bit_identical_and_records_its_penalties(tmp_path):
+    settings = dict(model="dcgan", loss="wgan-gp", r1=2.0, reg_every=2, epochs=2, batch_size=8, limit=32,
+                    log_every=100, d_steps=2)
+    straight = train(_config(tmp_path, out=str(tmp_path / "straight"), **settings), log=_quiet)
+    stopped = train(_config(tmp_path, out=str(tmp_path / "split"), max_steps=5, **settings), log=_quiet)
+    resumed = resume(stopped["checkpoint"], log=_quiet)
+    ws, wr = _weights(straight), _weights(resumed)
+    assert not any("running" in k and k.startswith("D/") for k in ws)             # a BatchNorm-free critic
+    for k in ws:
+        assert np.array_equal(ws[k], wr[k]), k
+    records = [json.loads(line) for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    penalised = [r["step"] for r in records if "gp" in r]
+    assert penalised == [1, 3, 5, 7] and all("r1" in r and r["gp_norm"] > 0 for r in records if "gp" in r)
+    assert all(np.isfinite(r["gp"]) and r["r1"] >= 0 for r in records if "gp" in r)
+
+
+def test_wgan_gp_trains_with_its_papers_settings_and_no_clipping(tmp_path):
+    logged = []
+    result = train(_config(tmp_path, loss="wgan-gp", epochs=1), log=logged.append)
+    c = TrainConfig(**json.loads((result["out"] / "config.json").read_text()))
+    assert (c.lr_g, c.lr_d, c.beta1, c.beta2, c.d_steps, c.gp, c.clip_value) == (1e-4, 1e-4, 0.0, 0.9, 5, 10.0, None)
+    assert "wgan-gp loss with gp 10" in logged[0]
+
+
+def test_resume_refuses_to_add_a_penalty(tmp_path):
+    result = train(_config(tmp_path, model="dcgan", batch_size=8, limit=16, epochs=1), log=_quiet)
+    with pytest.raises(mg.errors.ConfigError, match="r1 cannot add a gradient penalty when resuming"):
+        resume(result["checkpoint"], {"r1": 10.0, "epochs": 2}, log=_quiet)
