@@ -74,7 +74,7 @@ class TorchGame:
     """minigan's game (``minigan.gan.game.gan_step``) with autograd, on copies of minigan's G and D."""
 
     def __init__(self, G, D, loss="nonsaturating", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), clip_value=None,
-                 device="cpu"):
+                 device="cpu", penalty=None, rng=None):
         torch = require_torch()
         self.torch, self.device = torch, device
         self.G, self.D = torch_copy(G, device=device), torch_copy(D, device=device)
@@ -82,6 +82,7 @@ class TorchGame:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=betas)
         self.d_loss, self.g_loss = torch_losses(loss)
         self.clip_value = clip_value
+        self.penalty, self.rng = penalty, rng       # a minigan Penalty; the numpy Generator of its interpolates
 
     def step(self, real, z, update_g=True):
         """One iteration on host arrays; returns (loss_d, loss_g or None) as tensors (no host read)."""
@@ -91,6 +92,8 @@ class TorchGame:
         fake = self.G(z)
         self.opt_d.zero_grad()
         loss_d = self.d_loss(self.D(real), self.D(fake.detach()))
+        if self.penalty is not None:
+            loss_d = loss_d + self.gradient_penalty(real, fake.detach())
         loss_d.backward()
         self.opt_d.step()
         if self.clip_value is not None:
@@ -104,6 +107,18 @@ class TorchGame:
         torch.autograd.backward(loss_g, inputs=list(self.G.parameters()))   # D's gradients stay untouched
         self.opt_g.step()
         return loss_d, loss_g
+
+    def gradient_penalty(self, real, fake):
+        """minigan's ``Penalty`` by double backward: g = ∂ΣD(x)/∂x with create_graph=True, then P."""
+        torch, term = self.torch, self.penalty
+        if term.on == "interpolates":
+            eps = torch.as_tensor(self.rng.random(len(real)), dtype=real.dtype, device=self.device)
+            x = fake + eps.view(-1, *([1] * (real.dim() - 1))) * (real - fake)
+        else:
+            x = real if term.on == "real" else fake
+        x = x.detach().requires_grad_(True)
+        g, = torch.autograd.grad(self.D(x).sum(), x, create_graph=True)
+        return term.weight * ((g.flatten(1).norm(dim=1) - term.center) ** 2).mean()
 
     def parameters(self):
         """Host float64 copies of every parameter, G's then D's, in minigan's order."""

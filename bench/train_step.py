@@ -5,12 +5,16 @@
     python bench/train_step.py --native-blas      # OpenBLAS picks its own kernels (see below)
     python bench/train_step.py --backend cupy --batches 64 256 1024    # on a GPU, against PyTorch CUDA
     python bench/train_step.py --memory 1000      # minigan's resident memory over 1,000 dcgan steps
+    python bench/train_step.py --models dcgan --batches 64 --penalties wgan-gp r1    # penalised steps
 
 The step is ``minigan.gan.game.gan_step``: G makes fakes, D on the real and the fake batch, one Adam
 step for D, G through the frozen D, one Adam step for G. The PyTorch side is the same game on
 copies of minigan's networks (``torch_peer.TorchGame``). Before any timing, one step of each is
 compared on the same weights and data: the losses and every gradient must agree, so the timing
-compares the same work.
+compares the same work. ``--penalties wgan-gp r1`` times penalised steps too: wgan-gp is the
+wasserstein loss with WGAN-GP's term (λ 10, center 1, on interpolates), r1 the nonsaturating loss
+with R1 (γ 10, on the real batch), both with a BatchNorm-free D; minigan's second-order gradient
+(``gan.penalties``) against PyTorch's double backward (``create_graph=True``).
 
 Each framework runs in its own process (their thread pools contend in one), one process per
 framework, model and batch size, kept alive while they take turns (``paired.py``): in each round every process
@@ -20,7 +24,8 @@ compares two bursts a second apart, so a shared machine's slow drifts (which mov
 20-30% here) cancel; the table gives the median over rounds and the range of the round ratios.
 GFLOP/s counts the matrix-product arithmetic of the step (forward 2·M·K·N per Dense and
 convolution; G forward and backward, D three times forward and backward); peak MB is the
-process's peak resident memory. On a GPU each step is synchronised before the clock is read.
+process's peak resident memory (a penalised row gives no GFLOP/s: its products are not counted).
+On a GPU each step is synchronised before the clock is read.
 
 This machine's environment sets ``OPENBLAS_CORETYPE=Haswell`` and ``OPENBLAS_L2_SIZE``, which
 force OpenBLAS onto its AVX2 kernels; a user's machine does not. ``--native-blas`` removes both
@@ -71,14 +76,24 @@ def matmul_gflop(model, batch):
     return (3 * forward_flop(G, z) + 8 * forward_flop(D, real)) / 1e9
 
 
-def _minigan_step(model, batch, backend, eager=False):
+# The penalised steps: (loss, the penalty term); "none" is the default step.
+PENALTIES = {"none": ("nonsaturating", None), "wgan-gp": ("wasserstein", mg.penalties.wgan_gp(10.0)),
+             "r1": ("nonsaturating", mg.penalties.r1(10.0))}
+
+
+def _minigan_step(model, batch, backend, eager=False, penalty="none"):
     mg.set_backend(backend)
-    G, D = mg.models.build(model, rng=0)
-    loss = mg.losses.get("nonsaturating")
+    name, term = PENALTIES[penalty]
+    G, D = mg.models.build(model, rng=0, d_norm=term is None)
+    loss = mg.losses.get(name)
     defaults = mg.train.config.MODEL_DEFAULTS[model]
     opt_g = mg.optim.Adam(G.parameters(), lr=defaults["lr_g"])
     opt_d = mg.optim.Adam(D.parameters(), lr=defaults["lr_d"])
     real, z = (mg.backend.asarray(a) for a in _inputs(model, batch))
+    if term is not None:                           # the penalised step runs eagerly (a CUDA graph does not record it)
+        rng = np.random.default_rng(0)
+        step = lambda: mg.game.gan_step(G, D, loss, opt_g, opt_d, real, z, penalties=(term,), rng=rng)  # noqa: E731
+        return step, (sys.modules["cupy"].cuda.Device().synchronize if backend == "cupy" else (lambda: None))
     if backend == "numpy":
         return (lambda: mg.game.gan_step(G, D, loss, opt_g, opt_d, real, z)), (lambda: None)
     step = (lambda *a: mg.game.gan_step(G, D, loss, opt_g, opt_d, *a)) if eager else \
@@ -86,24 +101,30 @@ def _minigan_step(model, batch, backend, eager=False):
     return (lambda: step(real, z)), sys.modules["cupy"].cuda.Device().synchronize
 
 
-def _torch_step(model, batch, backend, threads):
+def _torch_step(model, batch, backend, threads, penalty="none"):
     torch = torch_peer.require_torch()
     torch.set_num_threads(threads)
     device = "cuda" if backend == "cupy" else "cpu"
-    G, D = mg.models.build(model, rng=0)
-    defaults = mg.train.config.MODEL_DEFAULTS[model]
-    game = torch_peer.TorchGame(G, D, lr_g=defaults["lr_g"], lr_d=defaults["lr_d"], device=device)
+    game = _torch_game(model, penalty, device)
     real, z = (torch.as_tensor(a, device=device) for a in _inputs(model, batch))
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     return (lambda: game.step(real, z)), sync
 
 
-def worker(framework, model, batch, backend, threads):
+def _torch_game(model, penalty, device="cpu"):
+    name, term = PENALTIES[penalty]
+    G, D = mg.models.build(model, rng=0, d_norm=term is None)
+    defaults = mg.train.config.MODEL_DEFAULTS[model]
+    return torch_peer.TorchGame(G, D, loss=name, lr_g=defaults["lr_g"], lr_d=defaults["lr_d"], device=device,
+                                penalty=term, rng=np.random.default_rng(0))
+
+
+def worker(framework, model, batch, backend, threads, penalty="none"):
     """A timing process for one step (``paired.serve``)."""
     if framework != "torch":
         mg.backend.tune_allocator()
-    step, sync = (_torch_step(model, batch, backend, threads) if framework == "torch"
-                  else _minigan_step(model, batch, backend, eager=framework == "eager"))
+    step, sync = (_torch_step(model, batch, backend, threads, penalty) if framework == "torch"
+                  else _minigan_step(model, batch, backend, eager=framework == "eager", penalty=penalty))
     paired.serve({"step": step}, sync)
 
 
@@ -120,17 +141,20 @@ def memory_over_steps(model, batch, steps, every=100):
             print(f"| {i} | {rss:.1f} |" if rss is not None else f"| {i} | unknown |", flush=True)
 
 
-def check_same_step(model, batch=16):
+def check_same_step(model, batch=16, penalty="none"):
     """One step of each side on the same weights and data, in float32: the largest relative differences."""
     torch = torch_peer.require_torch()
-    G, D = mg.models.build(model, rng=0)
+    name, term = PENALTIES[penalty]
+    G, D = mg.models.build(model, rng=0, d_norm=term is None)
     defaults = mg.train.config.MODEL_DEFAULTS[model]
-    game = torch_peer.TorchGame(G, D, lr_g=defaults["lr_g"], lr_d=defaults["lr_d"])
+    game = _torch_game(model, penalty)
     real, z = _inputs(model, batch)
-    ours = mg.game.gan_step(G, D, mg.losses.get("nonsaturating"), mg.optim.Adam(G.parameters(), lr=defaults["lr_g"]),
-                            mg.optim.Adam(D.parameters(), lr=defaults["lr_d"]), real, z)
+    ours = mg.game.gan_step(G, D, mg.losses.get(name), mg.optim.Adam(G.parameters(), lr=defaults["lr_g"]),
+                            mg.optim.Adam(D.parameters(), lr=defaults["lr_d"]), real, z,
+                            penalties=(term,) if term else (), rng=np.random.default_rng(0))
     theirs = [float(v.detach()) for v in game.step(torch.as_tensor(real), torch.as_tensor(z))]
-    loss = max(abs(ours["loss_d"] - theirs[0]) / abs(theirs[0]), abs(ours["loss_g"] - theirs[1]) / abs(theirs[1]))
+    loss_d = ours["loss_d"] + (ours[term.name] if term else 0.0)      # torch's loss_d holds the penalty
+    loss = max(abs(loss_d - theirs[0]) / abs(theirs[0]), abs(ours["loss_g"] - theirs[1]) / abs(theirs[1]))
     grads = []
     for net, tnet in ((G, game.G), (D, game.D)):              # normwise per network, as in the lockstep
         pairs = [(p.grad.T if isinstance(layer, mg.nn.Dense) and p is layer.W else p.grad, tp.grad.numpy())
@@ -159,12 +183,15 @@ def main():
     parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
     parser.add_argument("--memory", type=int, metavar="STEPS", help="only print minigan's memory over STEPS steps "
                         "of the first model at the first batch size")
-    parser.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
+    parser.add_argument("--penalties", nargs="+", default=["none"], choices=list(PENALTIES),
+                        help="steps to time: the default one (none) and penalised ones (wgan-gp, r1)")
+    parser.add_argument("--worker", nargs=3, metavar=("FRAMEWORK", "MODEL", "PENALTY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     batches = args.batches or ([64, 256, 1024] if args.backend == "cupy" else [32, 64, 128])
     rounds, burst = (3, 0.3) if args.quick else (args.rounds, args.min_time)
     if args.worker:
-        return worker(*args.worker, batches[0], args.backend, args.threads)
+        framework, model, penalty = args.worker
+        return worker(framework, model, batches[0], args.backend, args.threads, penalty)
     if args.memory:
         return memory_over_steps(args.models[0], batches[0], args.memory)
     torch_peer.require_torch()
@@ -184,13 +211,15 @@ def main():
     frameworks = ["minigan", "torch"] if args.backend == "numpy" else ["minigan", "eager", "torch"]
     rows = []
     for model in args.models:
-        loss, grads = check_same_step(model)
-        print(f"{model}: one step compared first: losses agree to {loss:.1e}, gradients to {grads:.1e} "
-              "(max |a - b| over a network's gradients relative to its largest; float32)")
-        for batch in batches:
-            commands = {f: [sys.executable, __file__, "--worker", f, model, "--backend", args.backend,
-                            "--threads", str(args.threads), "--batches", str(batch)] for f in frameworks}
-            rows.append(_row(model, batch, *paired.paired_rounds(commands, env, rounds, burst)))
+        for penalty in args.penalties:
+            loss, grads = check_same_step(model, penalty=penalty)
+            print(f"{_label(model, penalty)}: one step compared first: losses agree to {loss:.1e}, gradients to "
+                  f"{grads:.1e} (max |a - b| over a network's gradients relative to its largest; float32)")
+            for batch in batches:
+                commands = {f: [sys.executable, __file__, "--worker", f, model, penalty, "--backend", args.backend,
+                                "--threads", str(args.threads), "--batches", str(batch)] for f in frameworks}
+                rows.append(_row(_label(model, penalty), batch, *paired.paired_rounds(commands, env, rounds, burst),
+                                 gflop=matmul_gflop(model, batch) if penalty == "none" else None))
     eager = " (CUDA graph) | minigan eager ms" if args.backend == "cupy" else ""
     print(f"\n| model | batch | minigan ms{eager} | torch ms | ratio | ratio range | images/s | GFLOP/s "
           f"| peak {'host ' if args.backend == 'cupy' else ''}MB of the process (minigan / torch) |")
@@ -198,7 +227,11 @@ def main():
     print("\n".join(rows))
 
 
-def _row(model, batch, runs, peaks):
+def _label(model, penalty):
+    return model if penalty == "none" else f"{model} + {penalty}"
+
+
+def _row(model, batch, runs, peaks, gflop):
     times = {framework: [r["step"] for r in rounds] for framework, rounds in runs.items()}
     ours, theirs = times["minigan"], times["torch"]
     ratios = [a / b for a, b in zip(ours, theirs)]
@@ -206,7 +239,7 @@ def _row(model, batch, runs, peaks):
     eager = f" {statistics.median(times['eager']):.2f} |" if "eager" in times else ""
     return (f"| {model} | {batch} | {ms:.2f} |{eager} {statistics.median(theirs):.2f} | "
             f"{statistics.median(ratios):.2f} | {min(ratios):.2f}-{max(ratios):.2f} | {1e3 * batch / ms:.0f} | "
-            f"{matmul_gflop(model, batch) / (ms / 1e3):.0f} | {peaks['minigan']:.0f} / {peaks['torch']:.0f} |")
+            f"{'-' if gflop is None else f'{gflop / (ms / 1e3):.0f}'} | {peaks['minigan']:.0f} / {peaks['torch']:.0f} |")
 
 
 if __name__ == "__main__":
