@@ -2,6 +2,9 @@
 
 A bool is neither here, although Python counts ``True`` as the int 1: ``epochs=True`` or
 ``lr=False`` is a mistake to report, not a 1 or a 0 to train with.
+
+It stands alone at the bottom of the package, below the backend, because every folder checks its
+arguments with it (the backend, the layers, the optimizers, the data, the trainer, the sweep).
 """
 import math
 

@@ -6,6 +6,9 @@ prints such an error as one line, ``minigan <command>: <what went wrong> (<what 
 exits with status 2 (3 for a diverged run); anything else is a bug and keeps its traceback.
 Each class also derives from the built-in exception a Python user would expect
 (``ValueError``, ``RuntimeError``), so library callers can catch either.
+
+It stands alone at the bottom of the package, below the backend, because every folder raises
+these (the backend, the data, the metrics, the trainer) and the command line catches them.
 """
 
 

@@ -168,3 +168,20 @@ def test_the_named_terms(rng):
                                   np.zeros((2, 1, 3, 4), np.float32))
     with pytest.raises(ValueError, match="on must be"):
         penalties.Penalty("x", "everywhere", 1.0, 0.0)
+
+
+def test_a_zero_gradient_sample_leaves_the_other_samples_gradient_as_it_was(rng):
+    D = nn.Sequential(nn.Dense(2, 3, init="torch", rng=0), nn.ReLU(), nn.Dense(3, 1, init="torch", rng=1))
+    D = D.astype("float64")
+    D[0].b.data[...] = [-0.5, -0.5, -0.5]
+    x = np.array([[-5.0, -5.0], [1.0, 2.0], [2.0, 0.5]])
+    D[0].W.data[...] = np.abs(D[0].W.data)                    # sample 0: every ReLU input < 0, so g_0 = 0
+    assert np.all(penalties.input_gradient(D, x)[0] == 0) and np.all(penalties.input_gradient(D, x)[1:] != 0)
+    D.zero_grad()
+    P_all = penalties.gradient_penalty(D, x, 4.0, 1.0)
+    full = [p.grad.copy() for p in D.parameters()]
+    D.zero_grad()
+    P_rest = penalties.gradient_penalty(D, x[1:], 4.0, 1.0)
+    assert float(P_all) == pytest.approx((4.0 * 1.0 + 2 * float(P_rest)) / 3)     # sample 0 adds weight·center²
+    for a, b in zip(full, (p.grad for p in D.parameters())):
+        np.testing.assert_allclose(a, 2.0 / 3.0 * b, rtol=1e-12, atol=1e-15)   # its row of u_0 is 0
