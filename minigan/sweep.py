@@ -108,9 +108,16 @@ def _name(setting):
     return f"{setting.loss}-lr{setting.lr_scale:g}x{ratio}-b{setting.beta1:g}-d{setting.d_steps}{r1}"
 
 
+# Starts ``minigan train`` from the very package this sweep runs: isolated mode (-I) keeps the
+# current folder, PYTHONPATH and the user's site-packages out of sys.path, so a ``minigan/`` folder
+# where the sweep was started (a planted package, another checkout) is never imported instead.
+_LAUNCHER = "import sys; sys.path.insert(0, sys.argv.pop(1)); from minigan.cli import main; sys.exit(main())"
+
+
 def _command(config, backend):
-    """The ``minigan train`` command line of a config."""
-    args = [sys.executable, "-m", "minigan", "train", "--overwrite", "--backend", backend]
+    """The ``minigan train`` command line of a config, run by this process's own minigan."""
+    home = str(pathlib.Path(__file__).resolve().parent.parent)           # the folder that holds this package
+    args = [sys.executable, "-I", "-c", _LAUNCHER, home, "train", "--overwrite", "--backend", backend]
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
         if value is not None and field.name != "backend":

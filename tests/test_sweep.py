@@ -62,7 +62,7 @@ def test_each_run_is_the_minigan_train_command_of_its_config():
     from minigan.sweep import _command
     config = Grid(limit=64).config(Setting("hinge", 2.0, 1.5, 0.9, 3), seed=1, out="runs/x")
     args = _command(config, "numpy")
-    parsed = minigan.cli.build_parser().parse_args(args[3:])
+    parsed = minigan.cli.build_parser().parse_args(args[5:])
     settings = {k: getattr(parsed, k) for k in config.__dataclass_fields__ if hasattr(parsed, k)}
     assert mg.train.config.TrainConfig(**dict(settings, backend="numpy")) == config
 
@@ -74,3 +74,20 @@ def test_the_grid_can_hold_r1_weights_and_wgan_gp():
     config = grid.config(Setting("nonsaturating", 1.0, 1.0, 0.5, 1, 10.0), seed=0, out="x")
     assert config.r1 == 10.0 and config.penalised
     assert grid.config(Setting("wgan-gp", 1.0, 1.0, 0.5, 1), seed=0, out="x").gp == 10.0
+
+
+def test_a_sweeps_runs_start_the_sweeps_own_minigan_not_one_in_the_current_folder(tmp_path):
+    import subprocess
+    import sys
+    from minigan.sweep import _command
+    planted = tmp_path / "minigan"
+    planted.mkdir()
+    (planted / "__init__.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\n")
+    (planted / "__main__.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\n")
+    config = Grid(limit=64).config(Setting("hinge", 1.0, 1.0, 0.5, 1), seed=0, out=str(tmp_path / "run"))
+    args = _command(config, "numpy")
+    assert args[:2] == [sys.executable, "-I"]
+    done = subprocess.run(args[:5] + ["--version"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0 and done.stdout.strip() == f"minigan {mg.__version__}", done.stderr
+    assert not (tmp_path / "ran").exists()

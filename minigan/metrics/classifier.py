@@ -27,7 +27,7 @@ import pathlib
 import numpy as np
 
 from .. import backend, data, losses
-from ..data.formats import CHECKPOINT as CHECKPOINT_FORMAT, CLASSIFIER as FORMAT
+from ..data.formats import CHECKPOINT as CHECKPOINT_FORMAT, CLASSIFIER as FORMAT, write_atomically
 from ..errors import UserError
 from ..nn import Conv2d, Dense, Flatten, ReLU, Sequential
 from ..optim import Adam
@@ -91,12 +91,13 @@ class Classifier:
         return images[self.heldout]
 
     def save(self, path):
-        """Write the weights, the split and the provenance to an .npz file."""
+        """Write the weights, the split and the provenance to the .npz file ``path``, atomically (a crash
+        while saving over an existing classifier leaves the old one whole)."""
         arrays = {f"features/{k}": v for k, v in self.features.state_dict().items()}
         arrays.update({f"head/{k}": v for k, v in self.head.state_dict().items()})
         meta = {"format": FORMAT, "data": self.data, "accuracy": self.accuracy, "seed": self.seed}
-        np.savez_compressed(path, heldout=np.asarray(self.heldout, np.int64), meta=np.array(json.dumps(meta)),
-                            **arrays)
+        write_atomically(path, lambda f: np.savez_compressed(
+            f, heldout=np.asarray(self.heldout, np.int64), meta=np.array(json.dumps(meta)), **arrays))
 
 
 def load(path=None):

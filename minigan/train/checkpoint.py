@@ -14,7 +14,6 @@ Reading checks the archive and its meta before anything is used, and ``restore``
 array against the models and optimizers before it changes any of them.
 """
 import json
-import os
 import pathlib
 import zipfile
 
@@ -22,7 +21,7 @@ import numpy as np
 
 from ..checks import is_int
 from .config import TrainConfig
-from ..data.formats import CHECKPOINT as FORMAT, CLASSIFIER as CLASSIFIER_FORMAT
+from ..data.formats import CHECKPOINT as FORMAT, CLASSIFIER as CLASSIFIER_FORMAT, write_atomically
 from ..errors import UserError
 
 _META_TYPES = {"config": dict, "epoch": int, "batch": int, "step": int}
@@ -39,27 +38,6 @@ def _write_atomically(path, arrays):
     if bad:
         raise CheckpointError(f"{path}: refusing to save non-finite arrays {bad}")
     write_atomically(path, lambda f: np.savez(f, **arrays))
-
-
-def write_atomically(path, write):
-    """Call ``write(binary file)`` on a temporary file, fsync it and rename it to ``path``.
-
-    A crash leaves the old file or the new one, never half of one. On failure (a full disk) the
-    temporary file is removed and an OSError without a file name gets ``path`` as its name.
-    """
-    path = pathlib.Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as error:
-        tmp.unlink(missing_ok=True)                # a full disk: give the space back
-        if isinstance(error, OSError) and error.filename is None:
-            raise OSError(error.errno, error.strerror, str(path)) from None
-        raise
 
 
 def save_checkpoint(path, G, D, opt_g, opt_d, meta, perm=None, G_average=None):

@@ -13,6 +13,7 @@ import shutil
 
 import numpy as np
 
+from ..data.formats import write_atomically
 from . import checkpoint, plots, telemetry
 
 
@@ -26,7 +27,7 @@ class RunFiles:
         if copy_from is not None and (copy_from / "metrics.jsonl").exists():
             shutil.copyfile(copy_from / "metrics.jsonl", self.path / "metrics.jsonl")
         text = json.dumps(dataclasses.asdict(config), indent=2) + "\n"
-        checkpoint.write_atomically(self.path / "config.json", lambda f: f.write(text.encode()))
+        write_atomically(self.path / "config.json", lambda f: f.write(text.encode()))
         self.metrics = telemetry.MetricsLog(self.path / "metrics.jsonl", keep_until_step=keep_until_step)
 
     def write_real_samples(self, images, n):

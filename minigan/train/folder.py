@@ -4,9 +4,13 @@
 with everything else before it writes a byte. ``claim()`` then creates the folder, takes an
 exclusive lock (``fcntl.flock`` on ``.minigan.lock``, released by the operating system even when
 the process is killed), and refuses a folder that already holds a run unless told to
-``overwrite`` it, in which case it removes that run's own files and nothing else.
+``overwrite`` it, in which case it removes that run's own files and nothing else. It refuses a
+folder whose ``config.json`` is not a minigan run's (files minigan did not write are never
+removed), and a folder where any name minigan writes is a symbolic link (minigan never writes
+through a link, which could point anywhere outside the folder).
 """
 import errno
+import json
 import os
 import pathlib
 import time
@@ -18,6 +22,8 @@ OWN_FILES = ("config.json", "checkpoint.npz", "checkpoint.npz.tmp", "metrics.jso
              "real_samples.png", "curves.png", "progress.gif")
 OWN_PATTERNS = ("grid_epoch_*.png", "generator_epoch_*.npz", "generator_epoch_*.npz.tmp", "*.json.tmp")
 LOCK_NAME = ".minigan.lock"
+# The settings every minigan run's config.json holds: how --overwrite recognises a run it wrote.
+RUN_KEYS = {"model", "loss", "epochs", "seed", "z_dim"}
 
 
 def new_run_path(root="runs"):
@@ -61,6 +67,24 @@ class RunFolder:
     def holds_run(self):
         return bool(self.own_files())
 
+    def is_minigan_run(self):
+        """Whether config.json is a minigan run's: a JSON object with the settings every run writes."""
+        try:
+            settings = json.loads((self.path / "config.json").read_text())
+        except (OSError, ValueError, UnicodeDecodeError):
+            return False
+        return isinstance(settings, dict) and RUN_KEYS <= set(settings)
+
+    def check_no_links(self):
+        """RunFolderError naming the first name minigan writes that is a symbolic link here."""
+        names = [self.path / LOCK_NAME, *(self.path / name for name in OWN_FILES)]
+        for pattern in OWN_PATTERNS:
+            names += self.path.glob(pattern)
+        for path in names:
+            if path.is_symlink():
+                raise RunFolderError(f"{path} is a symbolic link; minigan never writes through a link "
+                                     "(remove it, or choose another --out)")
+
     def check_writable(self):
         """RunFolderError unless the folder exists and is writable, or could be created; writes nothing."""
         if self.path.exists() and not self.given:
@@ -88,6 +112,7 @@ class RunFolder:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise RunFolderError(f"--out {self.path} cannot be created: {error.strerror} (choose another --out)")
+        self.check_no_links()
         self._acquire_lock()
         if resuming or not self.holds_run():
             return self
@@ -96,6 +121,11 @@ class RunFolder:
             raise RunFolderError(
                 f"{self.path} already holds a run (continue it with --resume {self.path / 'checkpoint.npz'}, "
                 "replace it with --overwrite, or choose another --out)")
+        if not self.is_minigan_run():
+            self.release()
+            raise RunFolderError(
+                f"--overwrite: {self.path} holds files that no minigan run wrote (its config.json is missing or "
+                "not a minigan run's); minigan replaces only its own runs (choose another --out)")
         for path in self.own_files():
             path.unlink()
         return self
@@ -105,7 +135,11 @@ class RunFolder:
             import fcntl
         except ImportError:                             # Windows: no advisory locks; one writer is on trust
             return
-        handle = open(self.path / LOCK_NAME, "a+")
+        try:                                            # O_NOFOLLOW: never create a link's target
+            handle = os.fdopen(os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644), "a+")
+        except OSError as error:
+            raise RunFolderError(f"{self.path / LOCK_NAME} cannot be opened as minigan's lock ({error.strerror}; "
+                                 "remove it, or choose another --out)") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:

@@ -54,3 +54,27 @@ def test_shift_moves_whole_images_and_fills_with_background(rng):
     moved = shift(x, rng, max_shift=2)
     assert moved.shape == x.shape and np.all(moved.sum(axis=(1, 2, 3)) == 4.0)
     assert not np.array_equal(moved, x)
+
+
+def test_a_save_that_fails_midway_leaves_the_old_classifier_whole(tmp_path, monkeypatch):
+    path = tmp_path / "judge.npz"
+    load().save(path)
+    before = path.read_bytes()
+
+    def torn(f, **arrays):                       # half a file, then the process dies (a kill -9 mid-save)
+        f.write(before[: len(before) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez_compressed", torn)
+    with pytest.raises(KeyboardInterrupt):
+        load().save(path)
+    assert path.read_bytes() == before and load(path).heldout.size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["judge.npz"]
+
+
+def test_a_save_replaces_a_link_instead_of_writing_through_it(tmp_path):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    (tmp_path / "judge.npz.tmp").symlink_to(target)
+    load().save(tmp_path / "judge.npz")
+    assert target.read_text() == "keep me" and load(tmp_path / "judge.npz").heldout.size > 0

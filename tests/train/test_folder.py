@@ -1,4 +1,6 @@
 """Run folders: unique default names, one run per folder, one writer at a time, --overwrite removes only ours."""
+import json
+
 import pytest
 
 from minigan.errors import RunFolderError
@@ -24,8 +26,9 @@ def test_check_writable_writes_nothing(tmp_path):
 def test_a_folder_with_a_run_is_refused_unless_overwritten(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
-    for name in ("config.json", "metrics.jsonl", "grid_epoch_004.png", "generator_epoch_004.npz", "notes.txt"):
+    for name in ("metrics.jsonl", "grid_epoch_004.png", "generator_epoch_004.npz", "notes.txt"):
         (folder / name).write_text("x")
+    (folder / "config.json").write_text(json.dumps(dict(model="mlp", loss="hinge", epochs=2, seed=0, z_dim=100)))
     with pytest.raises(RunFolderError, match="already holds a run.*--resume .*--overwrite"):
         RunFolder(folder).claim()
     claimed = RunFolder(folder).claim(overwrite=True)
@@ -47,3 +50,30 @@ def test_a_default_folder_is_named_when_claimed(tmp_path):
     folder.claim()
     folder.release()
     assert folder.path.parent == tmp_path / "runs" and folder.path.is_dir()
+
+
+@pytest.mark.parametrize("config", [None, "{}", "not json", '{"model": "mlp"}'])
+def test_overwrite_refuses_a_folder_that_holds_no_minigan_run(tmp_path, config):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name in ("metrics.jsonl", "samples.png", "settings.json.tmp"):
+        (folder / name).write_text("the user's own")
+    if config is not None:
+        (folder / "config.json").write_text(config)
+    before = {p.name: p.read_text() for p in folder.iterdir()}
+    with pytest.raises(RunFolderError, match="--overwrite: .* holds files that no minigan run wrote"):
+        RunFolder(folder).claim(overwrite=True)
+    assert {p.name: p.read_text() for p in folder.iterdir() if p.name != ".minigan.lock"} == before
+
+
+@pytest.mark.parametrize("name", ["checkpoint.npz.tmp", "config.json.tmp", "metrics.jsonl", "samples.png",
+                                  "grid_epoch_001.png", ".minigan.lock"])
+@pytest.mark.parametrize("resuming", [False, True])
+def test_a_name_minigan_writes_that_is_a_link_is_refused_and_its_target_untouched(tmp_path, name, resuming):
+    folder, target = tmp_path / "run", tmp_path / "precious.txt"
+    folder.mkdir()
+    target.write_text("keep me")
+    (folder / name).symlink_to(target if name != ".minigan.lock" else tmp_path / "created-by-a-link")
+    with pytest.raises(RunFolderError, match=f"{name} is a symbolic link"):
+        RunFolder(folder).claim(overwrite=True, resuming=resuming)
+    assert target.read_text() == "keep me" and not (tmp_path / "created-by-a-link").exists()
