@@ -57,7 +57,9 @@ class Classifier:
     """A trained evaluator: the two halves of the network and what it was trained on.
 
     ``heldout``: the indices of the held-out images in the data set it was trained on (sorted);
-    ``data``: that data set's folder (None: the embedded digits); ``accuracy``: on the held-out split.
+    ``data``: that data set's folder (None: the embedded digits); ``accuracy``: on the held-out split;
+    ``fingerprint``: ``data.fingerprint`` of that data set's images (None in files from before it was
+    recorded, such as the shipped one, whose data ship with minigan).
     """
 
     features: Sequential
@@ -66,6 +68,7 @@ class Classifier:
     data: str = None
     accuracy: float = None
     seed: int = 0
+    fingerprint: dict = None
 
     def _batches(self, images, chunk=500):
         x = np.asarray(backend.to_numpy(images), dtype=np.float32)
@@ -88,6 +91,11 @@ class Classifier:
     def heldout_images(self):
         """The held-out real images (N, 1, 28, 28) of the data it was trained on: the metrics' reference."""
         images, _ = data.load_mnist(self.data)
+        if self.fingerprint is not None and data.fingerprint(images) != self.fingerprint:
+            raise ClassifierError(f"the data this classifier was trained on ({self.data or 'the embedded digits'}) "
+                                  f"have changed since: {self.fingerprint['n']} images then, {len(images)} now, and "
+                                  "other contents; its held-out images would be other images (train a new one with "
+                                  "minigan train-classifier)")
         return images[self.heldout]
 
     def save(self, path):
@@ -95,7 +103,8 @@ class Classifier:
         while saving over an existing classifier leaves the old one whole)."""
         arrays = {f"features/{k}": v for k, v in self.features.state_dict().items()}
         arrays.update({f"head/{k}": v for k, v in self.head.state_dict().items()})
-        meta = {"format": FORMAT, "data": self.data, "accuracy": self.accuracy, "seed": self.seed}
+        meta = {"format": FORMAT, "data": self.data, "accuracy": self.accuracy, "seed": self.seed,
+                "fingerprint": self.fingerprint}
         write_atomically(path, lambda f: np.savez_compressed(
             f, heldout=np.asarray(self.heldout, np.int64), meta=np.array(json.dumps(meta)), **arrays))
 
@@ -124,7 +133,11 @@ def load(path=None):
             net.load_state_dict({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
     except (KeyError, ValueError, TypeError) as error:
         raise ClassifierError(f"{path}: does not fit the classifier network: {error}") from None
-    return Classifier(features, head, heldout, meta.get("data"), meta.get("accuracy"), meta.get("seed", 0))
+    fingerprint = meta.get("fingerprint")
+    if fingerprint is not None and not (isinstance(fingerprint, dict) and set(fingerprint) == {"n", "sha1"}):
+        raise ClassifierError(f"{path}: malformed data fingerprint {fingerprint!r}")
+    return Classifier(features, head, heldout, meta.get("data"), meta.get("accuracy"), meta.get("seed", 0),
+                      fingerprint)
 
 
 def shift(images, rng, max_shift=2):
@@ -163,7 +176,9 @@ def train_classifier(data_dir=None, epochs=30, batch_size=64, lr=1e-3, heldout=1
         x_all = shift(images[order], rng)
         losses_seen = [_classifier_step(net, opt, x_all[i:i + batch_size], labels[order[i:i + batch_size]])
                        for i in range(0, len(order) - batch_size + 1, batch_size)]
-        classifier = Classifier(features, head, test, None if data_dir is None else str(data_dir), seed=seed)
+        where = None if data_dir is None else str(pathlib.Path(data_dir).expanduser().resolve())  # usable from anywhere
+        classifier = Classifier(features, head, test, where, seed=seed,
+                                fingerprint=data.fingerprint(images))
         accuracy = float((classifier.predict(images[test]).argmax(axis=1) == labels[test]).mean())
         features.train()
         log(f"epoch {epoch + 1}/{epochs} | loss {np.mean(losses_seen):.4f} | held-out accuracy {accuracy:.4f}")

@@ -78,3 +78,20 @@ def test_a_save_replaces_a_link_instead_of_writing_through_it(tmp_path):
     (tmp_path / "judge.npz.tmp").symlink_to(target)
     load().save(tmp_path / "judge.npz")
     assert target.read_text() == "keep me" and load(tmp_path / "judge.npz").heldout.size > 0
+
+
+def test_a_classifier_whose_data_changed_is_refused_in_one_line(tmp_path):
+    images, labels = mg.data.load_mnist(limit=200)
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    mg.data.write_idx(folder / "train-images-idx3-ubyte", (images[:, 0] * 255).round().astype(np.uint8))
+    mg.data.write_idx(folder / "train-labels-idx1-ubyte", labels.astype(np.uint8))
+    judge = train_classifier(str(folder), epochs=1, heldout=40, log=lambda *_: None)
+    judge.save(tmp_path / "judge.npz")
+    judge = load(tmp_path / "judge.npz")
+    assert judge.fingerprint == mg.data.fingerprint(mg.data.load_mnist(str(folder))[0])
+    assert judge.heldout_images().shape == (40, 1, 28, 28)
+    mg.data.write_idx(folder / "train-images-idx3-ubyte", (images[:50, 0] * 255).round().astype(np.uint8))
+    mg.data.write_idx(folder / "train-labels-idx1-ubyte", labels[:50].astype(np.uint8))
+    with pytest.raises(ClassifierError, match="have changed since: 200 images then, 50 now"):
+        judge.heldout_images()
