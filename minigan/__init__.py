@@ -21,14 +21,14 @@ tests/test_layers.py checks the contract written in pyproject.toml):
 """
 from . import backend, data, errors, gan, gradcheck, losses, metrics, nn, optim, sweep, train
 from .backend import get_backend, get_default_dtype, set_backend, set_default_dtype, to_numpy
-from .gan import game, models, penalties
+from .gan import game, graph, models, penalties
 from .metrics import classifier
 from .nn import Parameter
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "backend", "classifier", "data", "errors", "game", "gan", "gradcheck", "losses", "metrics", "models", "nn",
+    "backend", "classifier", "data", "errors", "game", "gan", "gradcheck", "graph", "losses", "metrics", "models", "nn",
     "optim", "penalties", "sweep", "train",
     "Parameter", "get_backend", "get_default_dtype", "set_backend", "set_default_dtype", "to_numpy",
     "__version__",

@@ -1,8 +1,8 @@
-"""The command line: ``minigan train``, ``minigan sample`` and ``minigan gradcheck``.
+"""The command line: ``minigan train``, ``sample``, ``eval``, ``train-classifier``, ``sweep`` and ``gradcheck``.
 
 ``python -m minigan ...`` is the same program. Each subcommand is a thin wrapper over a
-library function (``train.train`` / ``train.resume``, ``sampling.sample``,
-``gradcheck.suite.run_suite``); ``minigan train``'s options are built from ``TrainConfig``'s
+library function (``train.train`` / ``train.resume``, ``train.sampling.sample``, ``metrics.evaluate``,
+``metrics.classifier.train_classifier``, ``sweep.run_sweep``, ``gradcheck.suite.run_suite``); ``minigan train``'s options are built from ``TrainConfig``'s
 fields, so each setting is described once.
 
 Every expected failure is one line on stderr, ``minigan <command>: <what went wrong> (<what to

@@ -7,13 +7,13 @@ import pathlib
 import shutil
 import subprocess
 import sys
-import tomllib
 
 import pytest
 
 import minigan
 
 pytest.importorskip("importlinter")
+tomllib = pytest.importorskip("tomllib", reason="Python 3.11's TOML reader reads the contract")
 
 PACKAGE = pathlib.Path(minigan.__file__).resolve().parent
 PYPROJECT = PACKAGE.parent / "pyproject.toml"

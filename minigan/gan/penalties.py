@@ -34,10 +34,10 @@ from ..nn import Sequential
 
 # Why a layer without a tangent cannot sit in a penalised critic (step 4 or 5).
 _REFUSED = {
-    "BatchNorm1d": "in training mode each sample's output depends on the whole batch, so the gradient "
-                   "per sample that the penalty needs does not exist",
-    "BatchNorm2d": "in training mode each sample's output depends on the whole batch, so the gradient "
-                   "per sample that the penalty needs does not exist",
+    "BatchNorm1d": "in training (its normal) mode each sample's output depends on the whole batch, so the "
+                   "gradient per sample that the penalty needs does not exist",
+    "BatchNorm2d": "in training (its normal) mode each sample's output depends on the whole batch, so the "
+                   "gradient per sample that the penalty needs does not exist",
     "Sigmoid": "its Jacobian depends on its input, which adds second-derivative terms minigan does not implement",
     "Tanh": "its Jacobian depends on its input, which adds second-derivative terms minigan does not implement",
 }
@@ -73,8 +73,8 @@ def penalty_and_norm(D, x, weight, center=0.0):
     inputs, cotangents, g = _first_pass(layers, x)
     xp = backend.xp_of(g)
     norms = xp.sqrt((g * g).reshape(len(g), -1).sum(axis=1))               # (N,)
-    P = weight * ((norms - center) ** 2).mean()                             # step 2
-    u = g * _coefficient(xp, norms, weight, center).reshape((-1,) + (1,) * (g.ndim - 1))
+    P = (weight * (norms - center) ** 2).mean()                             # step 2 (an array times a float: x's dtype)
+    u = _outer_derivative(xp, g, norms, weight, center)
     for layer, h, dy in zip(layers, inputs, cotangents):                     # step 3
         u = layer.tangent(h, u, dy)
     return P, norms.mean()
@@ -120,7 +120,7 @@ class Penalty:
         """P at the point x, computed from ``input_gradient`` alone (no parameter gradient touched)."""
         g = input_gradient(D, x)
         norms = backend.xp_of(g).sqrt((g * g).reshape(len(g), -1).sum(axis=1))
-        return self.weight * ((norms - self.center) ** 2).mean()
+        return (self.weight * (norms - self.center) ** 2).mean()
 
 
 def wgan_gp(weight=10.0):
@@ -155,13 +155,14 @@ def interpolates(real, fake, rng):
     if real.shape != fake.shape:
         raise ValueError(f"interpolates: real and fake must have one shape, got {tuple(real.shape)} "
                          f"and {tuple(fake.shape)}")
-    eps = backend.asarray(rng.random(len(real)), real.dtype).reshape((-1,) + (1,) * (real.ndim - 1))
+    eps = backend.xp_of(real).asarray(rng.random(len(real)), dtype=real.dtype)   # on the images' device
+    eps = eps.reshape((-1,) + (1,) * (real.ndim - 1))
     return fake + eps * (real - fake)
 
 
 def critic_layers(D):
     """D's layers in order, nested Sequentials opened; ValueError naming a layer the penalty cannot pass."""
-    layers = [layer for _, layer in D.named_layers() if not isinstance(layer, Sequential)]
+    layers = _opened(D)
     for i, layer in enumerate(layers):
         if getattr(type(layer), "tangent", None) is None:
             why = _REFUSED.get(type(layer).__name__, "it has no forward tangent (a Layer.tangent method)")
@@ -170,6 +171,11 @@ def critic_layers(D):
     if not layers:
         raise ValueError("gradient_penalty: D has no layers")
     return layers
+
+
+def _opened(layer):
+    """The layers of a Sequential, nested ones opened; any other layer (a SpectralNorm wrapper too) as one."""
+    return [leaf for child in layer.layers for leaf in _opened(child)] if isinstance(layer, Sequential) else [layer]
 
 
 def _check_number(name, value):
@@ -189,22 +195,30 @@ def _first_pass(layers, x):
     dy, cotangents = backend.xp_of(h).ones_like(h), []
     for layer in reversed(layers):
         cotangents.append(dy)
-        before = (layer.frozen, layer.needs_dx)
-        layer.frozen, layer.needs_dx = True, True                           # no parameter gradients here
+        frozen = [(sub, sub.frozen) for _, sub in layer.named_layers()]     # a wrapper's inner layer too
+        needs_dx = layer.needs_dx
+        layer.freeze()                                                       # no parameter gradients here
+        layer.needs_dx = True
         try:
             dy = layer.backward(dy)
         finally:
-            layer.frozen, layer.needs_dx = before
+            layer.needs_dx = needs_dx
+            for sub, state in frozen:
+                sub.frozen = state
     return inputs, cotangents[::-1], dy
 
 
-def _coefficient(xp, norms, weight, center):
-    """Step 2's u_0 / g_n per sample: weight * (2/N) * (1 - center / ‖g_n‖), and 0 where ‖g_n‖ = 0."""
+def _outer_derivative(xp, g, norms, weight, center):
+    """Step 2: u_0 = weight * (2/N) * (g_n - center * g_n / ‖g_n‖), and 0 for a sample whose g_n is 0.
+
+    The unit vector g_n / ‖g_n‖ is formed first (each entry at most 1 in size), so a tiny norm
+    cannot overflow it.
+    """
     scale = 2.0 * weight / len(norms)
     if center == 0:
-        return xp.full_like(norms, scale)
-    safe = xp.where(norms > 0, norms, 1.0)
-    return xp.where(norms > 0, scale * (1.0 - center / safe), 0.0).astype(norms.dtype)
+        return scale * g
+    safe = xp.where(norms > 0, norms, 1.0).reshape((-1,) + (1,) * (g.ndim - 1))
+    return scale * (g - center * (g / safe))
 
 
 __all__ = ["Penalty", "critic_layers", "gradient_penalty", "input_gradient", "interpolates", "penalty_and_norm", "r1", "r2", "wgan_gp"]

@@ -73,6 +73,12 @@ def cases(seed=0):
         ("Sigmoid()", nn.Sigmoid(), x_of(3, 5)),
         ("Tanh()", nn.Tanh(), x_of(3, 2, 2, 2)),
         ("Flatten()", nn.Flatten(), x_of(2, 3, 2, 2)),
+        ("SpectralNorm(Dense(4, 3)), eval", nn.SpectralNorm(nn.Dense(4, 3, init="torch", rng=rng), rng=rng).eval(),
+         x_of(3, 4)),
+        ("SpectralNorm(Conv2d(2, 3, k=3, s=2, p=1)), eval",
+         nn.SpectralNorm(nn.Conv2d(2, 3, 3, 2, 1, init="torch", rng=rng), rng=rng).eval(), x_of(2, 2, 5, 5)),
+        ("SpectralNorm(ConvTranspose2d(2, 3, k=4, s=2, p=1)), eval",
+         nn.SpectralNorm(nn.ConvTranspose2d(2, 3, 4, 2, 1, init="torch", rng=rng), rng=rng).eval(), x_of(2, 2, 3, 3)),
         ("Reshape(2, 3, 2)", nn.Reshape(2, 3, 2), x_of(2, 12)),
         ("Sequential: small generator", bn(nn.Sequential(
             nn.Dense(3, 2 * 3 * 3, init="torch", rng=rng), nn.BatchNorm1d(18), nn.LeakyReLU(0.2),

@@ -11,9 +11,10 @@ from .conv import Conv2d, ConvTranspose2d
 from .dense import Dense
 from .module import Layer, Parameter, Sequential
 from .shape import Flatten, Reshape
+from .spectral_norm import SpectralNorm
 
 __all__ = [
     "Layer", "Parameter", "Sequential", "Dense", "Conv2d", "ConvTranspose2d",
     "BatchNorm1d", "BatchNorm2d", "LeakyReLU", "ReLU", "Sigmoid", "Tanh",
-    "Flatten", "Reshape", "init",
+    "Flatten", "Reshape", "SpectralNorm", "init",
 ]

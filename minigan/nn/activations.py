@@ -85,7 +85,8 @@ class ReLU(Layer):
     def tangent(self, x, u, dy=None):
         """Forward tangent u * scale, 1 where x > 0 and 0 elsewhere (step 4); dy is unused.
 
-        Shapes: x, u and the result alike. Tests: tests/gan/test_penalties.py.
+        Shapes: x, u and the result alike. Derivation: docs/derivations.md, "Gradient penalties".
+        Tests: tests/gan/test_penalties.py.
         """
         return u * (x > 0).astype(u.dtype)
 

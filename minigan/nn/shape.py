@@ -41,7 +41,10 @@ class Flatten(Layer):
         return dx
 
     def tangent(self, x, u, dy=None):
-        """Forward tangent u.reshape(N, -1): the map is linear (step 2); no parameters, dy unused."""
+        """Forward tangent u.reshape(N, -1): the map is linear (step 2); no parameters, dy unused.
+
+        Derivation: docs/derivations.md, "Gradient penalties". Tests: tests/gan/test_penalties.py.
+        """
         return u.reshape(u.shape[0], -1)
 
 
@@ -81,7 +84,10 @@ class Reshape(Layer):
         return dy.reshape(self._pop_cache(dy))
 
     def tangent(self, x, u, dy=None):
-        """Forward tangent u.reshape(N, *shape): the map is linear (step 2); no parameters, dy unused."""
+        """Forward tangent u.reshape(N, *shape): the map is linear (step 2); no parameters, dy unused.
+
+        Derivation: docs/derivations.md, "Gradient penalties". Tests: tests/gan/test_penalties.py.
+        """
         return u.reshape((u.shape[0],) + self.shape)
 
     def __repr__(self):

@@ -60,8 +60,10 @@ class TrainConfig:
     epochs: int = _setting(15, "Passes over the data; on --resume, the total to reach.")
     batch_size: int = _setting(None, "Images per step, for D's real batch and for G's fake batch "
                                      f"(default: {_per_model('batch_size')}).")
-    lr_g: float = _setting(None, f"The generator's Adam learning rate (default: {_per_model('lr_g')}).")
-    lr_d: float = _setting(None, f"The discriminator's Adam learning rate (default: {_per_model('lr_d')}).")
+    lr_g: float = _setting(None, f"The generator's Adam learning rate (default: {_per_model('lr_g')}; "
+                                 "1e-4 for wgan-gp).")
+    lr_d: float = _setting(None, f"The discriminator's Adam learning rate (default: {_per_model('lr_d')}; "
+                                 "1e-4 for wgan-gp).")
     beta1: float = _setting(None, "Adam's first-moment decay for both networks (default: 0.5; 0 for wgan-gp; "
                                   "PyTorch's default is 0.9).")
     beta2: float = _setting(None, "Adam's second-moment decay for both networks (default: 0.999; 0.9 for wgan-gp).")
@@ -79,7 +81,8 @@ class TrainConfig:
     real_label: float = _setting(1.0, "Target for real images in D's loss; 0.9 is one-sided label smoothing "
                                       "(minimax and nonsaturating only).")
     clip_value: float = _setting(None, "Clip D's weights to [-c, c] after each step "
-                                       "(default: 0.01 for wasserstein, otherwise no clipping).")
+                                       "(default: 0.01 for wasserstein without --gp, otherwise no clipping; "
+                                       "wgan-gp's penalty replaces it).")
     seed: int = _setting(0, "Seed of the initial weights, the data order, the --limit subset and the noise.")
     data: str = _setting(None, "A folder with train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] "
                                "(default: the 5,000 MNIST digits inside minigan).", metavar="DIR")
@@ -105,7 +108,8 @@ class TrainConfig:
                                       "(generator_epoch_NNN.npz, for minigan sample); 0 keeps none.", metavar="K")
 
     def validate(self):
-        """Check every setting and fill in the model's defaults (MODEL_DEFAULTS); returns self.
+        """Check every setting and fill in the defaults of those left at None: the loss's (LOSS_DEFAULTS),
+        then the model's (MODEL_DEFAULTS), then the general ones (GENERAL_DEFAULTS); returns self.
 
         Raises ConfigError naming the first bad setting.
         """
@@ -135,6 +139,9 @@ class TrainConfig:
         _check_number(self, "ema", lambda v: 0.0 <= v < 1.0, "must be in [0, 1)")
         for name in ("gp", "r1", "r2"):
             _check_number(self, name, lambda v: v >= 0.0, "must be a number >= 0")
+        if self.loss == "wgan-gp" and self.gp == 0:
+            raise ConfigError("gp", "must be > 0 with the wgan-gp loss: its penalty is what keeps the critic "
+                                    "Lipschitz (for no penalty, use the wasserstein loss with its weight clipping)")
         _check_number(self, "real_label", lambda v: 0.0 < v <= 1.0, "must be in (0, 1]")
         if self.real_label != 1.0 and self.loss not in losses.SIGMOID_NAMES:
             raise ConfigError("real_label", f"applies to {', '.join(losses.SIGMOID_NAMES)} only, "

@@ -1,6 +1,6 @@
 """The files a run writes into its folder: config, metrics, pictures, snapshots.
 
-``RunFiles`` is the one place that knows the names (the same list ``runfolder.OWN_FILES``
+``RunFiles`` is the one place that knows the names (the same list ``folder.OWN_FILES``
 gives to ``--overwrite``): ``config.json``, ``metrics.jsonl``, ``checkpoint.npz``,
 ``real_samples.png`` (a grid of training images, beside the generated ones),
 ``grid_epoch_NNN.png`` and ``generator_epoch_NNN.npz`` after each epoch (the newest

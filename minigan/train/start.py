@@ -91,15 +91,20 @@ def resumed_config(old, changes, path):
         if name in changes and changes[name] != getattr(old, name):
             raise ConfigError(name, f"cannot change when resuming: the checkpoint {path} was trained with "
                                     f"{name} {getattr(old, name)!r} (start a new run for {changes[name]!r})")
+    if "loss" in changes and "wgan-gp" in (old.loss, changes["loss"]) and changes["loss"] != old.loss:
+        raise ConfigError("loss", f"cannot change to or from wgan-gp when resuming: its critic, penalty and "
+                                  f"settings are its own (the checkpoint {path} was trained with {old.loss}; "
+                                  "start a new run)")
     settings = dataclasses.asdict(old)
     settings.update(out=str(pathlib.Path(path).parent), max_steps=None, backend=backend.get_backend())
     settings.update(changes)
     config = TrainConfig(**settings).validate()
     if config.penalised != old.penalised:              # D is built with or without BatchNorm
         name = next(n for n in ("gp", "r1", "r2", "loss") if n in changes)
-        raise ConfigError(name, f"cannot {'add' if config.penalised else 'remove'} a gradient penalty when "
-                                f"resuming: a penalised run's D has no BatchNorm, and the checkpoint {path} was "
-                                f"trained {'without' if config.penalised else 'with'} one (start a new run)")
+        raise ConfigError(name, f"is {getattr(config, name)!r}, but a gradient penalty cannot be "
+                                f"{'added' if config.penalised else 'removed'} when resuming: a penalised run's D "
+                                f"has no BatchNorm, and the checkpoint {path} was trained "
+                                f"{'without' if config.penalised else 'with'} one (start a new run)")
     return config
 
 

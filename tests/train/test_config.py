@@ -72,3 +72,8 @@ def test_loss_defaults_come_before_the_models_and_the_users_win():
 def test_bad_penalty_settings_are_refused_by_name(field, value):
     with pytest.raises(ConfigError, match=f"TrainConfig: {field} "):
         TrainConfig(**{field: value}).validate()
+
+
+def test_wgan_gp_without_its_penalty_is_refused():
+    with pytest.raises(ConfigError, match="gp must be > 0 with the wgan-gp loss"):
+        TrainConfig(loss="wgan-gp", gp=0.0).validate()

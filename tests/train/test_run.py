@@ -326,5 +326,7 @@ def test_wgan_gp_trains_with_its_papers_settings_and_no_clipping(tmp_path):
 
 def test_resume_refuses_to_add_a_penalty(tmp_path):
     result = train(_config(tmp_path, model="dcgan", batch_size=8, limit=16, epochs=1), log=_quiet)
-    with pytest.raises(mg.errors.ConfigError, match="r1 cannot add a gradient penalty when resuming"):
+    with pytest.raises(mg.errors.ConfigError, match="r1 is 10.0, but a gradient penalty cannot be added when resuming"):
         resume(result["checkpoint"], {"r1": 10.0, "epochs": 2}, log=_quiet)
+    with pytest.raises(mg.errors.ConfigError, match="loss cannot change to or from wgan-gp when resuming"):
+        resume(result["checkpoint"], {"loss": "wgan-gp", "epochs": 2}, log=_quiet)
