@@ -6,7 +6,7 @@ sample, (N, 1): a logit for the sigmoid losses, used as is by lsgan, hinge and w
 """
 from ..backend import as_rng
 from ..nn import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dense, Flatten, LeakyReLU,
-                 Reshape, Sequential, Sigmoid)
+                 Reshape, Sequential, Sigmoid, SpectralNorm)
 from ..nn.sizes import check_sizes
 
 MODELS = ("dcgan", "mlp")
@@ -75,14 +75,27 @@ def normalises_over_batch(name):
                for net in build(name, z_dim=1, rng=0, width=1) for _, layer in net.named_layers())
 
 
-def build(name, z_dim=100, rng=None, width=None, d_norm=True):
+def build(name, z_dim=100, rng=None, width=None, d_norm=True, spectral_norm=""):
     """``(G, D)`` for a model name in ``MODELS``: "dcgan" or "mlp"; ``width`` None keeps the model's own.
 
     ``d_norm=False``: D without BatchNorm (the mlp's D has none either way), for a gradient penalty.
+    ``spectral_norm``: the networks ("D", "G" or "GD") whose Dense and convolution layers run
+    spectrally normalised (``nn.SpectralNorm``); their u and v are drawn after every weight, so
+    the weights are those of the plain model.
     """
     size = {} if width is None else {"width": width}
-    if name == "dcgan":
-        return dcgan(z_dim, rng, d_norm=d_norm, **size)
-    if name == "mlp":
-        return mlp_gan(z_dim, rng, **size)
-    raise ValueError(f"models.build: name must be one of {MODELS}, got {name!r}")
+    if name not in MODELS:
+        raise ValueError(f"models.build: name must be one of {MODELS}, got {name!r}")
+    if not (isinstance(spectral_norm, str) and set(spectral_norm) <= {"G", "D"}):
+        raise ValueError(f"models.build: spectral_norm must name the networks, e.g. 'D' or 'GD', got {spectral_norm!r}")
+    rng = as_rng(rng)
+    G, D = dcgan(z_dim, rng, d_norm=d_norm, **size) if name == "dcgan" else mlp_gan(z_dim, rng, **size)
+    G, D = (with_spectral_norm(net, rng) if tag in spectral_norm else net for tag, net in (("G", G), ("D", D)))
+    return G, D
+
+
+def with_spectral_norm(network, rng=None):
+    """``network`` with each Dense, Conv2d and ConvTranspose2d wrapped in ``nn.SpectralNorm`` (same weights)."""
+    rng = as_rng(rng)
+    return Sequential(*(SpectralNorm(layer, rng=rng) if isinstance(layer, (Dense, Conv2d, ConvTranspose2d))
+                        else layer for layer in network))

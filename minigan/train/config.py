@@ -32,7 +32,7 @@ LOSSES = losses.NAMES + ("wgan-gp",)
 LOSS_DEFAULTS = {"wgan-gp": {"lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9, "d_steps": 5, "gp": 10.0}}
 GENERAL_DEFAULTS = {"beta1": 0.5, "beta2": 0.999, "d_steps": 1, "gp": 0.0}
 # Settings that define the networks' shapes: a resumed run cannot change them.
-FIXED_ON_RESUME = ("model", "z_dim")
+FIXED_ON_RESUME = ("model", "z_dim", "spectral_norm")
 
 
 def flag(name):
@@ -77,6 +77,9 @@ class TrainConfig:
     r2: float = _setting(0.0, "R2: the same penalty on the fakes, with this γ; 0: none.", metavar="GAMMA")
     reg_every: int = _setting(1, "Lazy regularisation: apply the gradient penalties every K-th D step, "
                                  "with K times their weight (StyleGAN2 uses 16).", metavar="K")
+    spectral_norm: str = _setting("", "Run these networks' Dense and convolution layers spectrally normalised "
+                                      "(W / its largest singular value; Miyato et al. 2018): D, G or GD "
+                                      "(default: none).", metavar="NETS")
     z_dim: int = _setting(100, "Length of the noise vector z fed to the generator.")
     real_label: float = _setting(1.0, "Target for real images in D's loss; 0.9 is one-sided label smoothing "
                                       "(minimax and nonsaturating only).")
@@ -139,6 +142,9 @@ class TrainConfig:
         _check_number(self, "ema", lambda v: 0.0 <= v < 1.0, "must be in [0, 1)")
         for name in ("gp", "r1", "r2"):
             _check_number(self, name, lambda v: v >= 0.0, "must be a number >= 0")
+        if not (isinstance(self.spectral_norm, str) and self.spectral_norm in ("", "D", "G", "GD", "DG")):
+            raise ConfigError("spectral_norm", f"must be D, G or GD (the networks to normalise), "
+                                               f"got {self.spectral_norm!r}")
         if self.loss == "wgan-gp" and self.gp == 0:
             raise ConfigError("gp", "must be > 0 with the wgan-gp loss: its penalty is what keeps the critic "
                                     "Lipschitz (for no penalty, use the wasserstein loss with its weight clipping)")

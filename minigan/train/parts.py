@@ -24,7 +24,8 @@ def build_models(config):
     if config.z_dim > 10_000 and init_bytes(config.model, config.z_dim) > physical_memory():
         raise too_large                            # before any allocation: with overcommit, one would not fail
     try:
-        return models.build(config.model, config.z_dim, rng=config.seed, d_norm=not config.penalised)
+        return models.build(config.model, config.z_dim, rng=config.seed, d_norm=not config.penalised,
+                            spectral_norm=config.spectral_norm)
     except MemoryError:
         raise too_large from None
 
@@ -68,9 +69,10 @@ def captures_steps(config, log):
     step, which a recorded graph cannot do; said once in the log)."""
     if backend.get_backend() != "cupy" or config.eager or config.layer_norms:
         return False
-    if config.penalised:
-        log("minigan: the penalised step runs op by op on the GPU (the CUDA graph does not record "
-            "gradient penalties)")
+    if config.penalised or config.spectral_norm:
+        what = "penalised" if config.penalised else "spectrally normalised"
+        log(f"minigan: the {what} step runs op by op on the GPU (the CUDA graph does not record gradient "
+            "penalties' host-drawn interpolates, nor spectral norm's power iteration, which rebinds u and v)")
         return False
     return True
 

@@ -25,7 +25,7 @@ def load_generator(checkpoint_path):
     """
     saved = checkpoint.load_checkpoint(checkpoint_path)
     config = checkpoint.config_of(saved)
-    G, _ = models.build(config.model, config.z_dim)
+    G, _ = models.build(config.model, config.z_dim, spectral_norm=config.spectral_norm)
     checkpoint.restore(saved, G, sampler=True)
     return G.eval(), config.z_dim
 

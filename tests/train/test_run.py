@@ -330,3 +330,18 @@ def test_resume_refuses_to_add_a_penalty(tmp_path):
         resume(result["checkpoint"], {"r1": 10.0, "epochs": 2}, log=_quiet)
     with pytest.raises(mg.errors.ConfigError, match="loss cannot change to or from wgan-gp when resuming"):
         resume(result["checkpoint"], {"loss": "wgan-gp", "epochs": 2}, log=_quiet)
+
+
+def test_a_spectrally_normalised_run_resumes_bit_identical_and_samples(tmp_path):
+    settings = dict(model="dcgan", spectral_norm="GD", r1=1.0, epochs=2, batch_size=8, limit=32, log_every=100)
+    straight = train(_config(tmp_path, out=str(tmp_path / "straight"), **settings), log=_quiet)
+    stopped = train(_config(tmp_path, out=str(tmp_path / "split"), max_steps=5, **settings), log=_quiet)
+    resumed = resume(stopped["checkpoint"], log=_quiet)
+    ws, wr = _weights(straight), _weights(resumed)
+    assert {"D/0.u", "D/0.v", "G/0.u"} <= set(ws)
+    for k in ws:
+        assert np.array_equal(ws[k], wr[k]), k
+    images = mg.train.generate(resumed["checkpoint"], 4, seed=0)
+    assert images.shape == (4, 1, 28, 28) and np.isfinite(images).all()
+    with pytest.raises(mg.errors.ConfigError, match="spectral_norm cannot change when resuming"):
+        resume(resumed["checkpoint"], {"spectral_norm": "", "epochs": 3}, log=_quiet)
