@@ -90,7 +90,7 @@ def test_the_definitions_quoted_in_the_docs_are_the_code():
 
 
 MODULES_WITH_STEPS = ["nn/batchnorm.py", "nn/conv.py", "nn/dense.py", "nn/activations.py", "nn/shape.py",
-                      "nn/spectral_norm.py",
+                      "nn/spectral_norm.py", "nn/augment.py",
                       "losses.py", "optim/optimizers.py", "gan/game.py", "gan/penalties.py"]
 
 

@@ -73,6 +73,8 @@ def cases(seed=0):
         ("Sigmoid()", nn.Sigmoid(), x_of(3, 5)),
         ("Tanh()", nn.Tanh(), x_of(3, 2, 2, 2)),
         ("Flatten()", nn.Flatten(), x_of(2, 3, 2, 2)),
+        *[(f"Augment({op}), one draw", nn.Augment((op,), rng=rng).fix((3, 2, 9, 8)), x_of(3, 2, 9, 8))
+          for op in nn.augment.OPERATIONS],
         ("SpectralNorm(Dense(4, 3)), eval", nn.SpectralNorm(nn.Dense(4, 3, init="torch", rng=rng), rng=rng).eval(),
          x_of(3, 4)),
         ("SpectralNorm(Conv2d(2, 3, k=3, s=2, p=1)), eval",

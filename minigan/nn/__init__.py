@@ -6,6 +6,7 @@ Every layer follows the protocol in ``minigan.nn.module``: ``forward(x)`` (or
 """
 from . import init
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from .augment import Augment
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .conv import Conv2d, ConvTranspose2d
 from .dense import Dense
@@ -16,5 +17,5 @@ from .spectral_norm import SpectralNorm
 __all__ = [
     "Layer", "Parameter", "Sequential", "Dense", "Conv2d", "ConvTranspose2d",
     "BatchNorm1d", "BatchNorm2d", "LeakyReLU", "ReLU", "Sigmoid", "Tanh",
-    "Flatten", "Reshape", "SpectralNorm", "init",
+    "Flatten", "Reshape", "SpectralNorm", "Augment", "init",
 ]
