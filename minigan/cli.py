@@ -142,6 +142,8 @@ def _sweep_parser(sub):
                    help="R1 penalty weights γ to try, 0 for none (default: 0).")
     p.add_argument("--spectral-norms", nargs="+", default=None, metavar="NETS",
                    help="Spectral normalisation to try: none, D, G or GD (default: none).")
+    p.add_argument("--augments", nargs="+", default=None, metavar="OPS",
+                   help="Augmentations to try: none, all, or comma-separated operations (default: none).")
     p.add_argument("--seeds", type=int, default=None, help=f"Seeds per setting (default: {d.seeds}).")
     p.add_argument("--model", choices=("dcgan", "mlp"), default=None, help=f"The networks (default: {d.model}).")
     p.add_argument("--epochs", type=int, default=None, help=f"Epochs per run (default: {d.epochs}, "
@@ -236,6 +238,7 @@ def run_sweep(args):
              "beta1s": args.beta1s, "d_steps": args.d_steps, "r1s": args.r1s,
              "spectral_norms": None if args.spectral_norms is None else [
                  "" if s == "none" else s for s in args.spectral_norms],
+             "augments": None if args.augments is None else ["" if s == "none" else s for s in args.augments],
              "seeds": args.seeds, "model": args.model, "epochs": args.epochs, "limit": args.limit,
              "batch_size": args.batch_size}
     grid = dataclasses.replace(grid, **{k: tuple(v) if isinstance(v, list) else v

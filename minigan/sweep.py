@@ -34,10 +34,10 @@ from .train.sampling import generate
 
 COLLAPSED_BELOW = 8
 REFERENCE_LR = {"dcgan": (2e-4, 2e-4), "mlp": (1e-3, 2e-4)}
-COLUMNS = ("loss", "lr_scale", "g_lr_ratio", "lr_g", "lr_d", "beta1", "d_steps", "r1", "spectral_norm", "seed", "status", "fid", "score",
+COLUMNS = ("loss", "lr_scale", "g_lr_ratio", "lr_g", "lr_d", "beta1", "d_steps", "r1", "spectral_norm", "augment", "seed", "status", "fid", "score",
            "coverage", "missing", "precision", "recall", "seconds")
-Setting = collections.namedtuple("Setting", "loss lr_scale g_lr_ratio beta1 d_steps r1 spectral_norm",
-                                 defaults=(0.0, ""))
+Setting = collections.namedtuple("Setting", "loss lr_scale g_lr_ratio beta1 d_steps r1 spectral_norm augment",
+                                 defaults=(0.0, "", ""))
 """One cell of a grid, run once per seed."""
 
 
@@ -52,7 +52,8 @@ class Grid:
     8x for the DCGAN's G (scale 2, ratio 4). ``g_lr_ratios`` multiply G's rate alone, on top of the scale: the
     balance between the two players. ``r1s`` are R1 penalty weights γ (0: none); with one the
     DCGAN's D is built without BatchNorm. ``spectral_norms`` name the networks run spectrally
-    normalised ("" none, "D", "GD"). ``losses`` may include wgan-gp (its penalty on interpolates,
+    normalised ("" none, "D", "GD"); ``augments`` the augmentations ("" none, "all", or a
+    comma-separated list). ``losses`` may include wgan-gp (its penalty on interpolates,
     with the grid's learning rates, beta1 and d_steps rather than its paper's).
     """
 
@@ -63,6 +64,7 @@ class Grid:
     d_steps: tuple = (1,)
     r1s: tuple = (0.0,)
     spectral_norms: tuple = ("",)
+    augments: tuple = ("",)
     seeds: int = 2
     model: str = "mlp"
     epochs: int = 20
@@ -73,7 +75,7 @@ class Grid:
         """A ``Setting`` for every cell of the grid, in a fixed order."""
         return [Setting(*cell) for cell in
                 itertools.product(self.losses, self.lr_scales, self.g_lr_ratios, self.beta1s, self.d_steps, self.r1s,
-                                                 self.spectral_norms)]
+                                                 self.spectral_norms, self.augments)]
 
     def check(self):
         """ConfigError for a bad seed count or any cell whose config would be refused; changes nothing."""
@@ -87,7 +89,7 @@ class Grid:
         lr_g, lr_d = REFERENCE_LR[self.model]
         return TrainConfig(model=self.model, loss=setting.loss, lr_g=setting.lr_scale * setting.g_lr_ratio * lr_g,
                            lr_d=setting.lr_scale * lr_d, beta1=setting.beta1, d_steps=setting.d_steps, r1=setting.r1,
-                           spectral_norm=setting.spectral_norm, seed=seed,
+                           spectral_norm=setting.spectral_norm, augment=setting.augment, seed=seed,
                            epochs=self.epochs, batch_size=self.batch_size, limit=self.limit, out=str(out),
                            eval_n=0, keep_snapshots=0, log_every=10 ** 9).validate()
 
@@ -110,7 +112,8 @@ def _name(setting):
     ratio = f"-g{setting.g_lr_ratio:g}x" if setting.g_lr_ratio != 1.0 else ""
     r1 = f"-r1{setting.r1:g}" if setting.r1 else ""
     sn = f"-sn{setting.spectral_norm}" if setting.spectral_norm else ""
-    return f"{setting.loss}-lr{setting.lr_scale:g}x{ratio}-b{setting.beta1:g}-d{setting.d_steps}{r1}{sn}"
+    aug = f"-aug-{setting.augment.replace(',', '-')}" if setting.augment else ""
+    return f"{setting.loss}-lr{setting.lr_scale:g}x{ratio}-b{setting.beta1:g}-d{setting.d_steps}{r1}{sn}{aug}"
 
 
 # Starts ``minigan train`` from the very package this sweep runs: isolated mode (-I) keeps the
@@ -249,14 +252,15 @@ def markdown(rows, grid):
     lines = [f"{grid.model}, {grid.epochs} epochs, batch {grid.batch_size}, {grid.seeds} seeds per setting; "
              f"FID on n = {metrics.N_DEFAULT} (median, and the range over seeds); a run 'collapsed' below "
              f"{COLLAPSED_BELOW} digits covered.", "",
-             "| loss | lr (x reference) | G's lr ratio | beta1 | d_steps | R1 γ | spectral norm | FID median "
-             "| FID range | digits (median) | ok | collapsed | diverged |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| loss | lr (x reference) | G's lr ratio | beta1 | d_steps | R1 γ | spectral norm | augment "
+             "| FID median | FID range | digits (median) | ok | collapsed | diverged |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for setting, s in sorted(summary.items(), key=lambda item: (math.isnan(item[1]["fid"]), item[1]["fid"])):
         lo, hi = s["fid_range"]
         fid, spread = ("-", "-") if math.isnan(s["fid"]) else (f"{s['fid']:.1f}", f"{lo:.1f}-{hi:.1f}")
         lines.append(f"| {setting.loss} | {setting.lr_scale:g} | {setting.g_lr_ratio:g} | {setting.beta1:g} | "
-                     f"{setting.d_steps} | {setting.r1:g} | {setting.spectral_norm or '-'} | {fid} | {spread} | {s['coverage']:g} | {s['ok']} | {s['collapsed']} | "
+                     f"{setting.d_steps} | {setting.r1:g} | {setting.spectral_norm or '-'} | "
+                     f"{setting.augment or '-'} | {fid} | {spread} | {s['coverage']:g} | {s['ok']} | {s['collapsed']} | "
                      f"{s['diverged']} |")
     return "\n".join(lines) + "\n"
 
@@ -269,7 +273,7 @@ def heatmap(rows, grid, path):
 
     summary = summarise(rows)
     columns = list(itertools.product(grid.lr_scales, grid.g_lr_ratios, grid.beta1s, grid.d_steps, grid.r1s,
-                                     grid.spectral_norms))
+                                     grid.spectral_norms, grid.augments))
     values = np.array([[summary[Setting(loss, *c)]["fid"] for c in columns] for loss in grid.losses])
     fig = Figure(figsize=(3.5 + 1.3 * len(columns), 1.5 + 0.6 * len(grid.losses)))
     ax = fig.subplots()
@@ -284,7 +288,7 @@ def heatmap(rows, grid, path):
                     fontsize=8, bbox=dict(facecolor="white", alpha=0.7, edgecolor="none", pad=1.5))
     ax.set_xticks(range(len(columns)), [f"lr x{a:g}" + (f", G x{g:g}" if g != 1.0 else "") + f"\nbeta1 {b:g}\nd_steps {d}"
                                         + (f"\nR1 {r:g}" if r else "") + (f"\nSN {s}" if s else "")
-                                        for a, g, b, d, r, s in columns], fontsize=8)
+                                        + (f"\naug {m}" if m else "") for a, g, b, d, r, s, m in columns], fontsize=8)
     ax.set_yticks(range(len(grid.losses)), grid.losses)
     ax.set_title(f"{grid.model}, {grid.epochs} epochs: median FID over {grid.seeds} seeds, lower is better\n"
                  "(digits covered; * a seed collapsed or diverged)", fontsize=9)

@@ -19,7 +19,7 @@ def test_a_tiny_sweep_writes_its_table_csv_and_heatmap(tmp_path):
         table = list(csv.DictReader(f))
     assert [r["seed"] for r in table] == ["0", "1", "0", "1"] and table[2]["fid"] == ""
     text = (tmp_path / "sweep.md").read_text()
-    assert "| nonsaturating | 1e+10 | 1 | 0.5 | 1 | 0 | - | - | - | 0 | 0 | 0 | 2 |" in text
+    assert "| nonsaturating | 1e+10 | 1 | 0.5 | 1 | 0 | - | - | - | - | 0 | 0 | 0 | 2 |" in text
     assert mg.train.plots.load_png(tmp_path / "sweep.png").shape[0] > 100
     assert (tmp_path / "nonsaturating-lr1x-b0.5-d1-seed1" / "checkpoint.npz").exists()
     assert float(table[0]["lr_g"]) == 1e-3 and float(table[0]["lr_d"]) == 2e-4        # the mlp's defaults
@@ -31,7 +31,7 @@ def test_summary_is_the_median_and_range_over_seeds():
             for s, st, f, c in [(0, "ok", 30.0, 10), (1, "collapsed", 90.0, 4), (2, "ok", 40.0, 9)]]
     s = summarise(rows)[Setting("hinge", 1.0, 1.0, 0.5, 1)]
     assert (s["fid"], s["fid_range"], s["coverage"], s["ok"], s["collapsed"]) == (40.0, (30.0, 90.0), 9, 2, 1)
-    assert "| hinge | 1 | 1 | 0.5 | 1 | 0 | - | 40.0 | 30.0-90.0 | 9 | 2 | 1 | 0 |" in markdown(rows, Grid(seeds=3))
+    assert "| hinge | 1 | 1 | 0.5 | 1 | 0 | - | - | 40.0 | 30.0-90.0 | 9 | 2 | 1 | 0 |" in markdown(rows, Grid(seeds=3))
 
 
 def test_every_cell_of_a_grid_is_a_valid_config():
@@ -77,6 +77,8 @@ def test_the_grid_can_hold_r1_weights_and_wgan_gp():
     sn = Grid(spectral_norms=("", "D")).settings()
     assert {s.spectral_norm for s in sn} == {"", "D"}
     assert Grid().config(Setting("hinge", 1.0, 1.0, 0.5, 1, 0.0, "D"), seed=0, out="x").spectral_norm == "D"
+    assert Grid().config(Setting("hinge", 1.0, 1.0, 0.5, 1, 0.0, "", "all"), seed=0, out="x").augment_ops == \
+        mg.nn.augment.OPERATIONS
 
 
 def test_a_sweeps_runs_start_the_sweeps_own_minigan_not_one_in_the_current_folder(tmp_path):

@@ -10,6 +10,7 @@ from .. import backend, losses
 from ..checks import is_int, is_number
 from ..errors import ConfigError
 from ..gan import models
+from ..nn.augment import OPERATIONS as AUGMENTATIONS
 
 # Each model's defaults for the settings left at None, chosen by measurement (README, "Tuning
 # study"; bench/RESULTS.md). DCGAN: batch 64 at 4e-4 beat the DCGAN paper's batch 32 at 2e-4 on
@@ -77,6 +78,9 @@ class TrainConfig:
     r2: float = _setting(0.0, "R2: the same penalty on the fakes, with this γ; 0: none.", metavar="GAMMA")
     reg_every: int = _setting(1, "Lazy regularisation: apply the gradient penalties every K-th D step, "
                                  "with K times their weight (StyleGAN2 uses 16).", metavar="K")
+    augment: str = _setting("", "Differentiable augmentation of D's input, real and fake, in both players' "
+                                "steps (DiffAugment): a comma-separated list of brightness, contrast, translation, "
+                                "cutout, or all (default: none).", metavar="OPS")
     spectral_norm: str = _setting("", "Run these networks' Dense and convolution layers spectrally normalised "
                                       "(W / its largest singular value; Miyato et al. 2018): D, G or GD "
                                       "(default: none).", metavar="NETS")
@@ -142,6 +146,9 @@ class TrainConfig:
         _check_number(self, "ema", lambda v: 0.0 <= v < 1.0, "must be in [0, 1)")
         for name in ("gp", "r1", "r2"):
             _check_number(self, name, lambda v: v >= 0.0, "must be a number >= 0")
+        if not isinstance(self.augment, str) or any(op not in AUGMENTATIONS for op in self.augment_ops):
+            raise ConfigError("augment", f"must be a comma-separated list of {', '.join(AUGMENTATIONS)} "
+                                         f"(or all), got {self.augment!r}")
         if not (isinstance(self.spectral_norm, str) and self.spectral_norm in ("", "D", "G", "GD", "DG")):
             raise ConfigError("spectral_norm", f"must be D, G or GD (the networks to normalise), "
                                                f"got {self.spectral_norm!r}")
@@ -161,6 +168,13 @@ class TrainConfig:
     def loss_function(self):
         """The name of the loss in ``minigan.losses``: wgan-gp trains with the wasserstein loss."""
         return "wasserstein" if self.loss == "wgan-gp" else self.loss
+
+    @property
+    def augment_ops(self):
+        """The augmentation's operations, in order: ``augment`` split at commas ("all": every one)."""
+        if not isinstance(self.augment, str) or not self.augment:
+            return ()
+        return AUGMENTATIONS if self.augment == "all" else tuple(op.strip() for op in self.augment.split(","))
 
     @property
     def penalised(self):

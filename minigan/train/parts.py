@@ -69,10 +69,10 @@ def captures_steps(config, log):
     step, which a recorded graph cannot do; said once in the log)."""
     if backend.get_backend() != "cupy" or config.eager or config.layer_norms:
         return False
-    if config.penalised or config.spectral_norm:
-        what = "penalised" if config.penalised else "spectrally normalised"
-        log(f"minigan: the {what} step runs op by op on the GPU (the CUDA graph does not record gradient "
-            "penalties' host-drawn interpolates, nor spectral norm's power iteration, which rebinds u and v)")
+    if config.penalised or config.spectral_norm or config.augment_ops:
+        log("minigan: this step runs op by op on the GPU (the CUDA graph records neither what is drawn on the "
+            "host each step, a penalty's interpolates or the augmentation's draws, nor spectral norm's power "
+            "iteration, which rebinds u and v)")
         return False
     return True
 

@@ -22,6 +22,7 @@ from .. import backend, data, losses
 from ..errors import TrainingDiverged
 from ..gan.game import gan_step
 from ..gan.graph import CapturedStep
+from ..nn import Augment, Sequential
 from ..optim import Adam
 from . import checkpoint, parts, plots, telemetry
 from .config import MODEL_DEFAULTS
@@ -39,6 +40,8 @@ class Run:
     def __init__(self, config, images, folder, log):
         self.config, self.images, self.folder, self.log = config, images, folder, log
         self.G, self.D = parts.build_models(config)
+        self.augment = Augment(config.augment_ops) if config.augment_ops else None   # draws from noise_rng
+        self.critic = Sequential(self.augment, *self.D) if self.augment else self.D   # what the game calls D
         self.loss = losses.get(config.loss_function, **({"real_label": config.real_label}
                                                         if config.loss in losses.SIGMOID_NAMES else {}))
         self.penalties = parts.penalty_terms(config)
@@ -46,12 +49,14 @@ class Run:
         self.opt_d = Adam(self.D.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2),
                           clip_value=parts.clip_value(config, self.loss))
         self.data_rng, self.noise_rng = parts.rngs(config.seed)
+        if self.augment is not None:
+            self.augment.rng = self.noise_rng
         self.fixed_z = backend.asarray(np.random.default_rng([config.seed, 3]).standard_normal(
             (config.n_samples, config.z_dim)), "float32")
         self.batches = data.Batches(images, config.batch_size, self.data_rng)
         self.scorer = scorer_for(config, log)
         self.average = WeightAverage(self.G, config.ema) if config.ema else None
-        self.captured = (CapturedStep(self.G, self.D, self.loss, self.opt_g, self.opt_d, log=log)
+        self.captured = (CapturedStep(self.G, self.critic, self.loss, self.opt_g, self.opt_d, log=log)
                          if parts.captures_steps(config, log) else None)
         self.epoch, self.batch, self.step, self.perm = 0, 0, 0, None
         self.saved_step, self.record, self.files = None, None, None
@@ -113,7 +118,7 @@ class Run:
             record = self.captured(real, z, update_g=update_g)
         else:
             penalised = self.penalties and self.step % self.config.reg_every == 0
-            record = gan_step(self.G, self.D, self.loss, self.opt_g, self.opt_d, real, z, update_g=update_g,
+            record = gan_step(self.G, self.critic, self.loss, self.opt_g, self.opt_d, real, z, update_g=update_g,
                               layer_norms=self.config.layer_norms, penalties=self.penalties if penalised else (),
                               rng=self.noise_rng)
         if self.average is not None and "loss_g" in record:

@@ -138,6 +138,8 @@ def restore_position(run, saved, old):
     if config.seed != old.seed:                    # fresh data order and noise from the new seed
         run.data_rng, run.noise_rng = parts.rngs(config.seed, run.step)
         run.batches.rng = run.data_rng
+        if run.augment is not None:
+            run.augment.rng = run.noise_rng
     if "data" in meta:
         changed = meta["data"] != data.fingerprint(run.images)
     else:                                          # a checkpoint from before fingerprints: compare sizes

@@ -332,8 +332,9 @@ def test_resume_refuses_to_add_a_penalty(tmp_path):
         resume(result["checkpoint"], {"loss": "wgan-gp", "epochs": 2}, log=_quiet)
 
 
-def test_a_spectrally_normalised_run_resumes_bit_identical_and_samples(tmp_path):
-    settings = dict(model="dcgan", spectral_norm="GD", r1=1.0, epochs=2, batch_size=8, limit=32, log_every=100)
+def test_a_spectrally_normalised_augmented_run_resumes_bit_identical_and_samples(tmp_path):
+    settings = dict(model="dcgan", spectral_norm="GD", r1=1.0, augment="all", epochs=2, batch_size=8, limit=32,
+                    log_every=100)
     straight = train(_config(tmp_path, out=str(tmp_path / "straight"), **settings), log=_quiet)
     stopped = train(_config(tmp_path, out=str(tmp_path / "split"), max_steps=5, **settings), log=_quiet)
     resumed = resume(stopped["checkpoint"], log=_quiet)
@@ -345,3 +346,11 @@ def test_a_spectrally_normalised_run_resumes_bit_identical_and_samples(tmp_path)
     assert images.shape == (4, 1, 28, 28) and np.isfinite(images).all()
     with pytest.raises(mg.errors.ConfigError, match="spectral_norm cannot change when resuming"):
         resume(resumed["checkpoint"], {"spectral_norm": "", "epochs": 3}, log=_quiet)
+
+
+def test_augmentation_changes_the_run_and_follows_the_seed(tmp_path):
+    plain = train(_config(tmp_path, out=str(tmp_path / "plain"), epochs=1), log=_quiet)
+    a = train(_config(tmp_path, out=str(tmp_path / "a"), epochs=1, augment="translation,cutout"), log=_quiet)
+    b = train(_config(tmp_path, out=str(tmp_path / "b"), epochs=1, augment="translation,cutout"), log=_quiet)
+    wp, wa, wb = _weights(plain), _weights(a), _weights(b)
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa) and not all(np.array_equal(wa[k], wp[k]) for k in wa)
