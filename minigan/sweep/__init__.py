@@ -26,11 +26,11 @@ import subprocess
 import sys
 import time
 
-from . import metrics
-from .checks import is_int
-from .errors import ConfigError
-from .train.config import MODEL_DEFAULTS, TrainConfig, flag
-from .train.sampling import generate
+from .. import metrics
+from ..checks import is_int
+from ..errors import ConfigError
+from ..train.config import MODEL_DEFAULTS, TrainConfig, flag
+from ..train.sampling import generate
 
 COLLAPSED_BELOW = 8
 REFERENCE_LR = {"dcgan": (2e-4, 2e-4), "mlp": (1e-3, 2e-4)}
@@ -124,7 +124,7 @@ _LAUNCHER = "import sys; sys.path.insert(0, sys.argv.pop(1)); from minigan.cli i
 
 def _command(config, backend):
     """The ``minigan train`` command line of a config, run by this process's own minigan."""
-    home = str(pathlib.Path(__file__).resolve().parent.parent)           # the folder that holds this package
+    home = str(pathlib.Path(__file__).resolve().parents[2])              # the folder that holds the minigan package
     args = [sys.executable, "-I", "-c", _LAUNCHER, home, "train", "--overwrite", "--backend", backend]
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
