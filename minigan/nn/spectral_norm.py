@@ -58,6 +58,7 @@ class SpectralNorm(Layer):
     """
 
     _buffer_names = ("u", "v")
+    _copied_buffers = ("u", "v")        # a weight average copies them: an average of unit vectors is not one
 
     def __init__(self, layer, n_power_iterations=1, eps=1e-12, rng=None):
         super().__init__()

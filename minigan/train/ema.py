@@ -8,6 +8,9 @@ is never trained, only read. After each G step, with n the number of updates so 
 
     d = min(decay, (1 + n) / (10 + n))            (a short warm-up, so early weights fade fast)
     theta_avg = d * theta_avg + (1 - d) * theta    for every weight and BatchNorm statistic
+
+Buffers a layer lists in ``_copied_buffers`` are copied, not averaged: SpectralNorm's power-iteration
+vectors u and v must stay unit vectors (an average of unit vectors is shorter, and would scale σ).
 """
 import copy
 
@@ -27,9 +30,14 @@ class WeightAverage:
         for (_, avg), (_, p) in zip(self.model.named_parameters(), network.named_parameters()):
             avg.data *= d
             avg.data += (1.0 - d) * p.data
-        for (name, avg), (_, b) in zip(list(self.model.named_buffers()), network.named_buffers()):
-            avg *= d
-            avg += (1.0 - d) * b
+        for (_, mine), (_, theirs) in zip(self.model.named_layers(), network.named_layers()):
+            for name in mine._buffer_names:
+                avg, b = getattr(mine, name), getattr(theirs, name)
+                if name in getattr(mine, "_copied_buffers", ()):
+                    setattr(mine, name, b.copy())
+                else:
+                    avg *= d
+                    avg += (1.0 - d) * b
         self.updates += 1
 
     def state_dict(self):

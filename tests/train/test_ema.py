@@ -56,3 +56,17 @@ def test_samples_come_from_the_average(tmp_path):
     snapshot = mg.train.checkpoint.load_checkpoint(tmp_path / "run" / "generator_epoch_002.npz")
     assert all(np.array_equal(snapshot["arrays"]["G/" + k[2:]], v) for k, v in saved["arrays"].items()
                if k.startswith("E/"))
+
+
+def test_spectral_norms_vectors_are_copied_not_averaged(rng):
+    G, _ = mg.models.build("mlp", z_dim=4, rng=0, spectral_norm="G")
+    average = WeightAverage(G, 0.9)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    for _ in range(3):
+        for p in G.parameters():
+            p.data += 0.1 * rng.standard_normal(p.shape).astype(np.float32)
+        G(x)                                                   # a training-mode forward moves u and v
+        average.update(G)
+    for (name, a), (_, b) in zip(average.model.named_buffers(), G.named_buffers()):
+        assert np.array_equal(a, b), name
+        assert abs(float(np.linalg.norm(a)) - 1.0) < 1e-5, name
