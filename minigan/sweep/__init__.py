@@ -31,6 +31,7 @@ from ..checks import is_int
 from ..errors import ConfigError
 from ..train.config import MODEL_DEFAULTS, TrainConfig, flag
 from ..train.sampling import generate
+from .folder import SweepFolder
 
 COLLAPSED_BELOW = 8
 REFERENCE_LR = {"dcgan": (2e-4, 2e-4), "mlp": (1e-3, 2e-4)}
@@ -81,8 +82,15 @@ class Grid:
         """ConfigError for a bad seed count or any cell whose config would be refused; changes nothing."""
         if not is_int(self.seeds, 1):
             raise ConfigError("seeds", f"must be a positive int, got {self.seeds!r}", owner="sweep")
+        for name, values in dataclasses.asdict(self).items():
+            if isinstance(values, (tuple, list)) and len(set(values)) != len(values):
+                twice = next(v for v in values if list(values).count(v) > 1)
+                raise ConfigError(name, f"lists {twice!r} twice (each value is one cell of the grid)", owner="sweep")
         for setting in self.settings():
-            self.config(setting, seed=0, out="-")
+            try:
+                self.config(setting, seed=0, out="-")
+            except ConfigError as error:               # name the sweep's option, not the run's setting it made
+                raise ConfigError(_grid_field(error.field, setting), error.problem, owner="sweep") from None
 
     def config(self, setting, seed, out):
         """The validated TrainConfig of one cell and seed, writing into ``out``."""
@@ -92,6 +100,14 @@ class Grid:
                            spectral_norm=setting.spectral_norm, augment=setting.augment, seed=seed,
                            epochs=self.epochs, batch_size=self.batch_size, limit=self.limit, out=str(out),
                            eval_n=0, keep_snapshots=0, log_every=10 ** 9).validate()
+
+
+def _grid_field(field, setting):
+    """The grid's option behind a run's setting (lr_g comes from lr_scales times g_lr_ratios)."""
+    if field == "lr_g":
+        return "g_lr_ratios" if setting.g_lr_ratio <= 0 else "lr_scales"
+    return {"lr_d": "lr_scales", "loss": "losses", "beta1": "beta1s", "r1": "r1s", "spectral_norm": "spectral_norms",
+            "augment": "augments"}.get(field, field)
 
 
 def quick_grid(model="mlp"):
@@ -122,10 +138,16 @@ def _name(setting):
 _LAUNCHER = "import sys; sys.path.insert(0, sys.argv.pop(1)); from minigan.cli import main; sys.exit(main())"
 
 
-def _command(config, backend):
-    """The ``minigan train`` command line of a config, run by this process's own minigan."""
+def _command(config, backend, plan="train"):
+    """The ``minigan train`` command line of a config, run by this process's own minigan.
+
+    ``plan`` "resume" continues the run's checkpoint (an interrupted run of this sweep) instead.
+    """
     home = str(pathlib.Path(__file__).resolve().parents[2])              # the folder that holds the minigan package
-    args = [sys.executable, "-I", "-c", _LAUNCHER, home, "train", "--overwrite", "--backend", backend]
+    args = [sys.executable, "-I", "-c", _LAUNCHER, home, "train", "--backend", backend]
+    if plan == "resume":
+        return args + ["--resume", str(pathlib.Path(config.out) / "checkpoint.npz")]
+    args.append("--overwrite")                     # a run of this sweep that stopped before its first checkpoint
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
         if value is not None and field.name != "backend":
@@ -136,12 +158,18 @@ def _command(config, backend):
 _RUNNING = set()                                   # the run processes, stopped with the sweep
 
 
-def train_one(config, backend, threads=1):
-    """Run one ``minigan train`` process; returns (status, seconds): "done", or "diverged" (exit 3)."""
+def train_one(config, backend, threads=1, plan="train"):
+    """Run one ``minigan train`` process; returns (status, seconds): "done", or "diverged" (exit 3).
+
+    ``plan`` (``SweepFolder.plan``): "train", "resume", or "done" (a finished run of an earlier
+    start of this sweep: nothing runs, and its seconds are 0).
+    """
+    if plan == "done":
+        return "done", 0.0
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
     start = time.perf_counter()
-    process = subprocess.Popen(_command(config, backend), env=env, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(_command(config, backend, plan), env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     _RUNNING.add(process)
     try:
@@ -171,26 +199,35 @@ def score_one(row, config, status, seconds, reference):
 
 
 def run_sweep(grid, out, backend="numpy", jobs=None, log=print):
-    """Run the whole grid into ``out``; writes sweep.csv, sweep.md and sweep.png there and returns the rows."""
+    """Run the whole grid into ``out``; writes sweep.csv, sweep.md and sweep.png there and returns the rows.
+
+    ``out`` belongs to this sweep (``folder.SweepFolder``): locked while it runs; run again, the same
+    sweep keeps its finished runs and resumes its interrupted ones; another sweep is refused there.
+    """
     grid.check()
     jobs = jobs or (1 if backend == "cupy" else os.cpu_count() or 1)
     out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    reference = metrics.Reference()
-    cells = list(itertools.product(grid.settings(), range(grid.seeds)))
-    configs = [grid.config(setting, seed, out / f"{_name(setting)}-seed{seed}") for setting, seed in cells]
-    rows = [None] * len(cells)
-    _run_cells(grid, cells, configs, rows, jobs, backend, reference, out, log)
-    rows = [r for r in rows if r is not None]
-    (out / "sweep.md").write_text(markdown(rows, grid))
-    heatmap(rows, grid, out / "sweep.png")
-    return rows
+    folder = SweepFolder(out).claim(grid)
+    try:
+        reference = metrics.Reference()
+        cells = list(itertools.product(grid.settings(), range(grid.seeds)))
+        configs = [grid.config(setting, seed, out / f"{_name(setting)}-seed{seed}") for setting, seed in cells]
+        plans = [folder.plan(config) for config in configs]          # every run checked before any starts
+        rows = [None] * len(cells)
+        _run_cells(grid, cells, configs, plans, rows, jobs, backend, reference, out, log)
+        rows = [r for r in rows if r is not None]
+        (out / "sweep.md").write_text(markdown(rows, grid))
+        heatmap(rows, grid, out / "sweep.png")
+        return rows
+    finally:
+        folder.release()
 
 
-def _run_cells(grid, cells, configs, rows, jobs, backend, reference, out, log):
+def _run_cells(grid, cells, configs, plans, rows, jobs, backend, reference, out, log):
     """Train the cells ``jobs`` at a time, scoring each as it finishes and rewriting sweep.csv."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(train_one, config, backend): i for i, config in enumerate(configs)}
+        futures = {pool.submit(train_one, config, backend, plan=plan): i
+                   for i, (config, plan) in enumerate(zip(configs, plans))}
         try:
             _collect(futures, cells, configs, rows, reference, out, log)
         except BaseException:                      # Ctrl-C, SIGTERM or a failed run: stop every run

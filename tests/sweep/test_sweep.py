@@ -96,3 +96,14 @@ def test_a_sweeps_runs_start_the_sweeps_own_minigan_not_one_in_the_current_folde
                           env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0 and done.stdout.strip() == f"minigan {mg.__version__}", done.stderr
     assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("grid, message", [
+    (Grid(lr_scales=(-1.0,)), "sweep: lr_scales must be"),
+    (Grid(g_lr_ratios=(-2.0,)), "sweep: g_lr_ratios must be"),
+    (Grid(losses=("hinge", "hinge")), "sweep: losses lists 'hinge' twice"),
+    (Grid(r1s=(-1.0,)), "sweep: r1s must be"),
+])
+def test_a_bad_grid_names_the_sweeps_option(grid, message):
+    with pytest.raises(mg.errors.ConfigError, match=message):
+        grid.check()

@@ -1,0 +1,109 @@
+"""A sweep folder belongs to one sweep: locked while the sweep runs, and a rerun of the same sweep resumes it.
+
+``SweepFolder(path).claim(grid)`` creates the folder, takes an exclusive lock (``fcntl.flock`` on
+``.minigan-sweep.lock``, released by the operating system even when the process is killed: a
+second sweep into the folder is refused while the first runs), and records the grid in
+``sweep.json``. A folder that holds another sweep (a ``sweep.json`` with another grid, or a
+sweep's results without one) is refused, so no run and no table of an earlier sweep is ever
+replaced. ``plan(config)`` then says what each run needs: "train" (nothing saved yet), "resume"
+(an interrupted run of the same settings: its checkpoint), or "done" (a finished one, kept as it
+is); a run folder holding a run of other settings is refused, naming both.
+"""
+import dataclasses
+import errno
+import json
+import os
+import pathlib
+
+from ..data.formats import write_atomically
+from ..errors import RunFolderError
+from ..train import checkpoint
+
+LOCK_NAME = ".minigan-sweep.lock"
+GRID_NAME = "sweep.json"
+RESULTS = ("sweep.csv", "sweep.md", "sweep.png")
+PER_PROCESS = ("out", "backend", "max_steps")          # settings that do not make two runs different
+
+
+class SweepFolder:
+    """The folder of one sweep; see the module docstring."""
+
+    def __init__(self, path):
+        self.path = path
+        self._lock = None
+
+    def claim(self, grid):
+        """Create and lock the folder for ``grid`` (a ``Grid``); RunFolderError if it holds another sweep."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        for name in (LOCK_NAME, GRID_NAME, *RESULTS):
+            if (self.path / name).is_symlink():
+                raise RunFolderError(f"{self.path / name} is a symbolic link; minigan never writes through a link "
+                                     "(remove it, or choose another --out)")
+        self._acquire_lock()
+        settings = json.loads(json.dumps(dataclasses.asdict(grid)))     # tuples as lists, as read back
+        try:
+            self._check_same_sweep(settings)
+        except RunFolderError:
+            self.release()
+            raise
+        text = json.dumps(settings, indent=2) + "\n"
+        write_atomically(self.path / GRID_NAME, lambda f: f.write(text.encode()))
+        return self
+
+    def _check_same_sweep(self, settings):
+        grid_file = self.path / GRID_NAME
+        if grid_file.exists():
+            try:
+                before = json.loads(grid_file.read_text())
+            except (OSError, ValueError, UnicodeDecodeError):
+                before = None
+            if before != settings:
+                changed = sorted(k for k in settings if not isinstance(before, dict) or before.get(k) != settings[k])
+                raise RunFolderError(f"{self.path} holds another sweep (its grid differs in "
+                                     f"{', '.join(changed) or 'its format'}); a sweep folder belongs to one sweep "
+                                     "(rerun that sweep to resume it, or choose another --out)")
+        elif any((self.path / name).exists() for name in RESULTS):
+            raise RunFolderError(f"{self.path} holds a sweep's results but no {GRID_NAME} to say which sweep; "
+                                 "minigan does not replace them (choose another --out)")
+
+    def plan(self, config):
+        """"train", "resume" or "done" for the run of ``config``; RunFolderError if its folder holds another run."""
+        path = pathlib.Path(config.out) / "checkpoint.npz"
+        if not path.exists():
+            return "train"
+        saved = checkpoint.load_checkpoint(path)
+        old = checkpoint.config_of(saved)
+        ours, theirs = _settings(config), _settings(old)
+        if ours != theirs:
+            changed = ", ".join(f"{k} {theirs[k]!r} there, {ours[k]!r} here" for k in sorted(ours)
+                                if ours[k] != theirs.get(k))
+            raise RunFolderError(f"{config.out} holds a run of other settings ({changed}); a sweep folder belongs "
+                                 "to one sweep (choose another --out)")
+        meta = saved["meta"]
+        return "done" if meta["epoch"] >= config.epochs and meta["batch"] == 0 else "resume"
+
+    def _acquire_lock(self):
+        try:
+            import fcntl
+        except ImportError:                             # Windows: no advisory locks; one sweep is on trust
+            return
+        handle = os.fdopen(os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
+                                   0o644), "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            handle.close()
+            if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise RunFolderError(f"{self.path} is in use by another minigan sweep "
+                                     "(wait for it to finish, or choose another --out)") from None
+            raise
+        self._lock = handle
+
+    def release(self):
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+def _settings(config):
+    return {k: v for k, v in dataclasses.asdict(config).items() if k not in PER_PROCESS}
