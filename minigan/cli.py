@@ -259,6 +259,8 @@ def _raise_interrupt(signum, frame):
 
 def run_gradcheck(args):
     from .gradcheck.suite import main as gradcheck_main
+    if args.seed < 0:
+        raise ConfigError("seed", f"must be an int >= 0, got {args.seed}", owner="gradcheck")
     _use_backend(args)
     return gradcheck_main(["--seed", str(args.seed)])
 

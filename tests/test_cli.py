@@ -357,7 +357,7 @@ def _start_long_run(run):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_an_interrupted_run_saves_its_pictures_and_resumes(tmp_path, signum, code):
     run = tmp_path / "run"
     process = _start_long_run(run)
@@ -408,3 +408,51 @@ def test_a_bad_sweep_is_refused_before_its_folder_is_made(tmp_path):
     _one_line(_run("sweep", "--seeds", "0", cwd=tmp_path), 2, "--seeds must be a positive int")
     _one_line(_run("sweep", "--jobs", "0", cwd=tmp_path), 2, "--jobs must be a positive int")
     assert not (tmp_path / "sweeps").exists()
+
+
+def test_a_negative_seed_is_one_line_in_every_command(finished_run, tmp_path):
+    checkpoint = finished_run / "checkpoint.npz"
+    _one_line(_run("sample", "--checkpoint", checkpoint, "--seed", "-1", "--out", tmp_path / "s.png"), 2,
+              "--seed must be an int >= 0, got -1")
+    _one_line(_run("eval", "--checkpoint", checkpoint, "--seed", "-1"), 2, "--seed must be an int >= 0, got -1")
+    _one_line(_run("gradcheck", "--seed", "-1"), 2, "--seed must be an int >= 0, got -1")
+    assert not (tmp_path / "s.png").exists()
+
+
+@pytest.mark.parametrize("out", ["", "folder", "grid", "grid.npz"])
+def test_sample_out_must_be_a_png_file(finished_run, tmp_path, out):
+    (tmp_path / "folder").mkdir()
+    target = tmp_path / out if out else ""
+    _one_line(_run("sample", "--checkpoint", finished_run / "checkpoint.npz", "--out", target, cwd=tmp_path), 2,
+              "--out must be a .png file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
+
+
+def test_an_empty_out_and_too_many_d_steps_are_one_line(tmp_path):
+    _one_line(_run("train", *TINY, "--out", "", cwd=tmp_path), 2, "--out must name a folder")
+    _one_line(_run("train", *TINY, "--d-steps", "100", "--out", tmp_path / "run"), 2,
+              "--d-steps is 100, more than the", "steps of an epoch")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_holding_nan_is_refused_by_eval_sample_and_resume(finished_run, tmp_path):
+    saved = mg.train.checkpoint.load_checkpoint(finished_run / "checkpoint.npz")
+    arrays = dict(saved["arrays"], meta=np.array(json.dumps(saved["meta"])))
+    name = next(k for k, v in arrays.items() if k.startswith("G/") and v.dtype.kind == "f")
+    arrays[name] = np.full_like(arrays[name], np.nan)
+    np.savez(tmp_path / "nan.npz", **arrays)
+    for args in (["eval", "--checkpoint", tmp_path / "nan.npz"],
+                 ["sample", "--checkpoint", tmp_path / "nan.npz", "--out", tmp_path / "s.png"],
+                 ["train", "--resume", tmp_path / "nan.npz", "--epochs", "3", "--out", tmp_path / "run"]):
+        _one_line(_run(*args), 2, "nan.npz", "holds NaN or infinite values", name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.npz"]
+
+
+def test_classifier_failures_are_one_line(finished_run, tmp_path):
+    shipped = mg.classifier.SHIPPED.read_bytes()
+    (tmp_path / "torn.npz").write_bytes(shipped[: len(shipped) // 2])
+    _one_line(_run("eval", "--checkpoint", finished_run / "checkpoint.npz", "--classifier", tmp_path / "torn.npz"),
+              2, "torn.npz", "not a readable minigan classifier")
+    _one_line(_run("train-classifier", "--heldout", "4990", "--epochs", "1", "--out", tmp_path / "c.npz"), 2,
+              "heldout is 4990", "at most")
+    assert not (tmp_path / "c.npz").exists()

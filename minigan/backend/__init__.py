@@ -171,6 +171,8 @@ def as_rng(seed=None):
     """A host ``numpy.random.Generator`` from a seed, a Generator (returned as is) or None (fresh entropy)."""
     if isinstance(seed, np.random.Generator):
         return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed < 0:
+        raise ValueError(f"rng must be None, an int seed >= 0 or a numpy.random.Generator, got {seed}")
     if seed is None or isinstance(seed, (int, np.integer)):
         return np.random.default_rng(seed)
     raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, got {type(seed).__name__}")

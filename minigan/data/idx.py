@@ -23,6 +23,7 @@ class IdxError(UserError, ValueError):
 
 
 _CHUNK = 1 << 20
+MAX_DIMENSIONS = 16                     # MNIST's files have 1 or 3; NumPy itself stops at 64
 
 
 def _read_at_most(f, n):
@@ -43,6 +44,8 @@ def _read_idx_bytes(path, f):
     if len(magic) < 4 or magic[0] != 0 or magic[1] != 0:
         raise IdxError(f"{path}: not an IDX file (the magic number must start with two zero bytes)")
     type_code, ndim = magic[2], magic[3]
+    if ndim > MAX_DIMENSIONS:
+        raise IdxError(f"{path}: declares {ndim} dimensions; minigan reads IDX files of at most {MAX_DIMENSIONS}")
     if type_code not in _IDX_TYPES:
         raise IdxError(f"{path}: unknown IDX element type 0x{type_code:02x}")
     sizes = _read_at_most(f, 4 * ndim)

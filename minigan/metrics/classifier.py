@@ -23,6 +23,7 @@ import dataclasses
 import json
 import math
 import pathlib
+import zipfile
 
 import numpy as np
 
@@ -118,7 +119,7 @@ def load(path=None):
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
         meta = json.loads(str(arrays.pop("meta")))
-    except (OSError, ValueError, KeyError, EOFError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise ClassifierError(f"{path}: not a readable minigan classifier ({type(error).__name__}: {error})") from None
     found = meta.get("format") if isinstance(meta, dict) else meta
     if found == CHECKPOINT_FORMAT:
@@ -162,8 +163,13 @@ def train_classifier(data_dir=None, epochs=30, batch_size=64, lr=1e-3, heldout=1
     images, labels = data.load_mnist(data_dir)
     if images.shape[1:] != (1, 28, 28):
         raise ClassifierError(f"{data_dir}: the classifier takes 28x28 images, got {images.shape[2:]}")
-    if not 0 < heldout < len(images) - batch_size:
-        raise ValueError(f"train_classifier: heldout must leave at least one batch to train on, got {heldout}")
+    if labels.min() < 0 or labels.max() > 9:
+        raise ClassifierError(f"{data_dir}: labels must be the classes 0 to 9, found {int(labels.min())} to "
+                              f"{int(labels.max())}")
+    if not 0 < heldout <= len(images) - batch_size:
+        raise ClassifierError(f"heldout is {heldout}, but the {len(images)} images must give at least one held-out "
+                              f"image and leave a batch of {batch_size} to train on (use a --heldout of at most "
+                              f"{max(0, len(images) - batch_size)})")
     test = data.balanced_subset(labels, heldout, seed=seed)
     train = np.setdiff1d(np.arange(len(images)), test)
     features, head = build(rng=seed, n_classes=int(labels.max()) + 1)

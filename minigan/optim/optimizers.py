@@ -199,6 +199,8 @@ class Optimizer:
                 if tuple(saved[key].shape) != tuple(p.data.shape):
                     raise ValueError(f"{owner}: params[{i}] {key} must have shape "
                                      f"{tuple(p.data.shape)}, got {tuple(saved[key].shape)}")
+                if not bool(backend.xp_of(saved[key]).isfinite(saved[key]).all()):
+                    raise ValueError(f"{owner}: params[{i}] {key} holds a NaN or an infinity")
 
     def __repr__(self):
         args = ", ".join(f"{k}={v}" for k, v in self._hyperparameters().items())

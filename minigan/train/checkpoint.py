@@ -82,6 +82,11 @@ def load_checkpoint(path):
     except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as error:
         raise CheckpointError(f"{path}: not a readable minigan checkpoint ({type(error).__name__}: {error})") from None
     _check_meta(meta, path)
+    bad = sorted(k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all())
+    if bad:                                        # minigan never saves such a state (save_checkpoint refuses)
+        raise CheckpointError(f"{path}: holds NaN or infinite values ({', '.join(bad[:3])}"
+                              f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''}): not a state minigan "
+                              "saved (use an earlier checkpoint or generator snapshot)")
     return {"meta": meta, "arrays": arrays, "path": str(path)}
 
 

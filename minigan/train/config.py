@@ -159,9 +159,12 @@ class TrainConfig:
         if self.real_label != 1.0 and self.loss not in losses.SIGMOID_NAMES:
             raise ConfigError("real_label", f"applies to {', '.join(losses.SIGMOID_NAMES)} only, "
                                             f"not to the {self.loss} loss")
-        for name in ("data", "classifier"):
+        for name in ("data", "classifier", "out"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise ConfigError(name, f"must be a path, got {getattr(self, name)!r}")
+        if self.out is not None and not self.out.strip():
+            raise ConfigError("out", "must name a folder, got '' (which would be the current directory; "
+                                     "give a folder name)")
         return self
 
     @property

@@ -98,4 +98,8 @@ def load_images(config):
     if config.batch_size > len(images):
         raise ConfigError("batch_size", f"is {config.batch_size}, more than the {len(images)} training images "
                                         "(use a smaller --batch-size)")
+    steps = len(images) // config.batch_size
+    if config.d_steps > steps:
+        raise ConfigError("d_steps", f"is {config.d_steps}, more than the {steps} steps of an epoch: G would not "
+                                     f"train in most epochs (use at most {steps})")
     return images

@@ -4,19 +4,21 @@ The bar is tqdm's (``tqdm.auto``, a widget in Jupyter, where ipywidgets is insta
 a line that fits the terminal, with the steps per second and the time left), drawn only where someone watches
 (a terminal or a notebook). Log lines go through ``ProgressBar.write`` so they never tear it.
 
-``StopRequest`` turns Ctrl-C (SIGINT) and SIGTERM (what ``timeout``, ``docker stop`` and job
-schedulers send) into a request to stop after the current step; the trainer then saves a
-checkpoint and exits with 130 or 143. A second signal stops at once.
+``StopRequest`` turns Ctrl-C (SIGINT), SIGTERM (what ``timeout``, ``docker stop`` and job
+schedulers send) and SIGHUP (a closed terminal or SSH session) into a request to stop after the
+current step; the trainer then saves a checkpoint and exits with 130, 143 or 129. A second
+signal stops at once.
 """
 import importlib.util
 import signal
 import sys
 
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143,
+              **({signal.SIGHUP: 129} if hasattr(signal, "SIGHUP") else {})}     # no SIGHUP on Windows
 
 
 class StopRequest:
-    """A context manager: ``requested`` becomes the signal number once SIGINT or SIGTERM arrives."""
+    """A context manager: ``requested`` becomes the signal number once SIGINT, SIGTERM or SIGHUP arrives."""
 
     def __init__(self):
         self.requested = None
@@ -37,7 +39,7 @@ class StopRequest:
 
     @property
     def exit_code(self):
-        """130 for SIGINT, 143 for SIGTERM (the shell's 128 + signal number), None when not stopped."""
+        """130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP (the shell's 128 + signal number), None when not stopped."""
         return EXIT_CODES.get(self.requested)
 
     def __exit__(self, *exc):

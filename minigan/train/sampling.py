@@ -35,6 +35,11 @@ def _check_positive_int(value, name, owner):
         raise ConfigError(name, f"must be a positive int, got {value!r}", owner=owner)
 
 
+def _check_seed(value, owner):
+    if not is_int(value, 0):
+        raise ConfigError("seed", f"must be an int >= 0, got {value!r}", owner=owner)
+
+
 def _check_steps(value, name, owner):
     if not is_int(value, 2):
         raise ConfigError(name, f"must be an int >= 2, got {value!r}", owner=owner)
@@ -61,6 +66,7 @@ def generate(checkpoint_path, n, seed=0):
     ``minigan sample --seed`` draws.
     """
     _check_positive_int(n, "n", "generate")
+    _check_seed(seed, "generate")
     G, z_dim = load_generator(checkpoint_path)
     return images_of(G, np.random.default_rng(seed).standard_normal((n, z_dim)))
 
@@ -87,6 +93,7 @@ def interpolate(checkpoint_path, rows, steps, seed=0):
     """
     _check_positive_int(rows, "rows", "interpolate")
     _check_steps(steps, "steps", "interpolate")
+    _check_seed(seed, "interpolate")
     G, z_dim = load_generator(checkpoint_path)
     ends = np.random.default_rng(seed).standard_normal((rows, 2, z_dim))
     z = np.concatenate([slerp(a, b, np.linspace(0.0, 1.0, steps)) for a, b in ends])
@@ -102,6 +109,11 @@ def sample(checkpoint_path, n=64, seed=0, out="samples.png", nrow=None, interpol
     28x28 PNG (sample_00000.png, ...) into that folder, for tools that score images one by one.
     """
     _check_positive_int(n, "n", "sample")
+    _check_seed(seed, "sample")
+    out = pathlib.Path(out)
+    if out.suffix.lower() != ".png" or out.is_dir():
+        raise ConfigError("out", f"must be a .png file to write, got {str(out)!r}"
+                                 + (" (a folder)" if out.is_dir() else ""), owner="sample")
     if nrow is not None:
         _check_positive_int(nrow, "nrow", "sample")
     if interpolate_steps is not None:
@@ -110,7 +122,6 @@ def sample(checkpoint_path, n=64, seed=0, out="samples.png", nrow=None, interpol
         nrow = interpolate_steps
     else:
         images = generate(checkpoint_path, n, seed)
-    out = pathlib.Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     plots.save_png(plots.image_grid(images, nrow=nrow), out)
     written = [out]

@@ -105,3 +105,8 @@ def test_matmul_equals_the_matrix_product_bit_for_bit(shapes, dtype):
     product = backend.matmul(a, b.T.copy().T)            # b as a transposed view, as Dense passes W.T
     assert product.shape == (shapes[0][0], shapes[1][1]) and product.dtype == dtype
     np.testing.assert_array_equal(product, a @ b)
+
+
+def test_a_negative_seed_is_named():
+    with pytest.raises(ValueError, match="rng must be None, an int seed >= 0 or a numpy.random.Generator, got -1"):
+        mg.nn.Dense(2, 2, rng=-1)

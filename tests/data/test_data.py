@@ -187,3 +187,10 @@ def test_embedded_files_match_their_published_checksums():
     for name, digest in listed.items():
         assert hashlib.sha256((mg.data.EMBEDDED / name).read_bytes()).hexdigest() == digest
     assert "Creative Commons Attribution-Share Alike 3.0" in readme
+
+
+def test_an_idx_header_with_too_many_dimensions_is_named(tmp_path):
+    path = tmp_path / "deep-idx"
+    path.write_bytes(bytes([0, 0, 0x08, 65]) + b"\x00\x00\x00\x01" * 65 + b"\x00")
+    with pytest.raises(mg.data.IdxError, match="deep-idx: declares 65 dimensions"):
+        mg.data.read_idx(path)

@@ -224,3 +224,14 @@ def test_saved_hyperparameters_are_checked_before_anything_changes(change, messa
     with pytest.raises(ValueError, match=message):
         opt.load_state_dict(state)
     assert opt.lr == 1e-3 and opt.t == 0
+
+
+def test_a_state_with_a_nan_moment_is_refused_and_changes_nothing():
+    params = [mg.Parameter(np.ones((2, 3), np.float32))]
+    opt = Adam(params)
+    state = opt.state_dict()
+    state["state"][0]["v"] = np.full((2, 3), np.nan, np.float32)
+    before = opt.state_dict()
+    with pytest.raises(ValueError, match=r"params\[0\] v holds a NaN or an infinity"):
+        opt.load_state_dict(state)
+    assert all(np.array_equal(a, b) for a, b in zip(before["state"][0].values(), opt.state_dict()["state"][0].values()))
