@@ -318,7 +318,7 @@ def test_a_penalised_run_resumes_bit_identical_and_records_its_penalties(tmp_pat
 
 def test_wgan_gp_trains_with_its_papers_settings_and_no_clipping(tmp_path):
     logged = []
-    result = train(_config(tmp_path, loss="wgan-gp", epochs=1), log=logged.append)
+    result = train(_config(tmp_path, loss="wgan-gp", epochs=1, batch_size=8), log=logged.append)
     c = TrainConfig(**json.loads((result["out"] / "config.json").read_text()))
     assert (c.lr_g, c.lr_d, c.beta1, c.beta2, c.d_steps, c.gp, c.clip_value) == (1e-4, 1e-4, 0.0, 0.9, 5, 10.0, None)
     assert "wgan-gp loss with gp 10" in logged[0]
