@@ -10,14 +10,13 @@ replaced. ``plan(config)`` then says what each run needs: "train" (nothing saved
 is); a run folder holding a run of other settings is refused, naming both.
 """
 import dataclasses
-import errno
 import json
-import os
 import pathlib
 
 from ..data.formats import write_atomically
 from ..errors import RunFolderError
 from ..train import checkpoint
+from ..train.folder import exclusive_lock
 
 LOCK_NAME = ".minigan-sweep.lock"
 GRID_NAME = "sweep.json"
@@ -83,21 +82,7 @@ class SweepFolder:
         return "done" if meta["epoch"] >= config.epochs and meta["batch"] == 0 else "resume"
 
     def _acquire_lock(self):
-        try:
-            import fcntl
-        except ImportError:                             # Windows: no advisory locks; one sweep is on trust
-            return
-        handle = os.fdopen(os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
-                                   0o644), "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            handle.close()
-            if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise RunFolderError(f"{self.path} is in use by another minigan sweep "
-                                     "(wait for it to finish, or choose another --out)") from None
-            raise
-        self._lock = handle
+        self._lock = exclusive_lock(self.path / LOCK_NAME, "another minigan sweep")
 
     def release(self):
         if self._lock is not None:

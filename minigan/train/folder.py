@@ -131,24 +131,7 @@ class RunFolder:
         return self
 
     def _acquire_lock(self):
-        try:
-            import fcntl
-        except ImportError:                             # Windows: no advisory locks; one writer is on trust
-            return
-        try:                                            # O_NOFOLLOW: never create a link's target
-            handle = os.fdopen(os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644), "a+")
-        except OSError as error:
-            raise RunFolderError(f"{self.path / LOCK_NAME} cannot be opened as minigan's lock ({error.strerror}; "
-                                 "remove it, or choose another --out)") from None
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            handle.close()
-            if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise RunFolderError(f"{self.path} is in use by another minigan process "
-                                     "(wait for it to finish, or choose another --out)") from None
-            raise
-        self._lock = handle
+        self._lock = exclusive_lock(self.path / LOCK_NAME, "another minigan process")
 
     def release(self):
         """Give up the lock (the process's exit does the same)."""
@@ -163,3 +146,30 @@ class RunFolder:
         """Used as ``with folder.claim(): ...``: the lock is kept, unless the block failed."""
         if kind is not None:
             self.release()
+
+
+def exclusive_lock(path, holder):
+    """An open file holding an exclusive ``flock`` on ``path`` (created if need be; never through a link).
+
+    RunFolderError, naming the folder and ``holder`` ("another minigan process"), when it is held
+    already. The operating system releases it when the process ends, even by kill -9. None where
+    the system has no advisory locks (Windows: one writer is on trust).
+    """
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    try:                                                # O_NOFOLLOW: never create a link's target
+        handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644), "a+")
+    except OSError as error:
+        raise RunFolderError(f"{path} cannot be opened as minigan's lock ({error.strerror}; remove it, or "
+                             "choose another --out)") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        handle.close()
+        if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            raise RunFolderError(f"{path.parent} is in use by {holder} "
+                                 "(wait for it to finish, or choose another --out)") from None
+        raise
+    return handle
