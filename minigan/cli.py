@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import errno
 import os
+import pathlib
 import signal
 import sys
 
@@ -208,10 +209,28 @@ def run_train_classifier(args):
         if getattr(args, name) < (0 if name == "seed" else 1):
             raise ConfigError(name, f"must be a {'non-negative' if name == 'seed' else 'positive'} int, "
                                     f"got {getattr(args, name)}", owner="train-classifier")
+    _check_classifier_out(args.out)                          # before the training, not after it
     classifier = train_classifier(args.data, epochs=args.epochs, heldout=args.heldout, seed=args.seed)
     classifier.save(args.out)
     print(f"wrote {args.out}: held-out accuracy {classifier.accuracy:.4f} on {len(classifier.heldout)} images")
     return 0
+
+
+def _check_classifier_out(out):
+    """ConfigError unless ``out`` can take a classifier: a file in an existing folder, not a file of another kind."""
+    from .metrics import classifier
+    path = pathlib.Path(out)
+    if path.is_dir() or not str(out).strip():
+        raise ConfigError("out", f"must be a file to write, got {str(out)!r}", owner="train-classifier")
+    if not path.parent.is_dir():
+        raise ConfigError("out", f"is in {path.parent}, which does not exist (create it, or choose another --out)",
+                          owner="train-classifier")
+    if path.exists():
+        try:
+            classifier.load(path)
+        except classifier.ClassifierError:
+            raise ConfigError("out", f"{path} exists and is not a minigan classifier; minigan replaces only its own "
+                                     "classifiers (choose another --out)", owner="train-classifier") from None
 
 
 def run_eval(args):

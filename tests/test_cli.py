@@ -456,3 +456,14 @@ def test_classifier_failures_are_one_line(finished_run, tmp_path):
     _one_line(_run("train-classifier", "--heldout", "4990", "--epochs", "1", "--out", tmp_path / "c.npz"), 2,
               "heldout is 4990", "at most")
     assert not (tmp_path / "c.npz").exists()
+
+
+def test_train_classifier_checks_its_out_before_training(finished_run, tmp_path):
+    for out, phrase in ((tmp_path / "missing" / "c.npz", "which does not exist"),
+                        (tmp_path, "must be a file to write"),
+                        (finished_run / "checkpoint.npz", "is not a minigan classifier")):
+        before = finished_run.joinpath("checkpoint.npz").read_bytes()
+        result = _run("train-classifier", "--epochs", "1", "--out", out)
+        _one_line(result, 2, "--out", phrase)
+        assert "epoch" not in result.stdout                    # refused before any training
+        assert finished_run.joinpath("checkpoint.npz").read_bytes() == before
