@@ -71,10 +71,8 @@ def penalty_and_norm(D, x, weight, center=0.0):
     _check_number("weight", weight)
     _check_number("center", center)
     inputs, cotangents, g = _first_pass(layers, x)
-    xp = backend.xp_of(g)
-    norms = xp.sqrt((g * g).reshape(len(g), -1).sum(axis=1))               # (N,)
-    P = (weight * (norms - center) ** 2).mean()                             # step 2 (an array times a float: x's dtype)
-    u = _outer_derivative(xp, g, norms, weight, center)
+    P, norms = _value(g, weight, center)                                     # step 2
+    u = _outer_derivative(backend.xp_of(g), g, norms, weight, center)
     for layer, h, dy in zip(layers, inputs, cotangents):                     # step 3
         u = layer.tangent(h, u, dy)
     return P, norms.mean()
@@ -117,10 +115,8 @@ class Penalty:
         return {self.name: value, f"{self.name}_norm": norm}
 
     def value(self, D, x):
-        """P at the point x, computed from ``input_gradient`` alone (no parameter gradient touched)."""
-        g = input_gradient(D, x)
-        norms = backend.xp_of(g).sqrt((g * g).reshape(len(g), -1).sum(axis=1))
-        return (self.weight * (norms - self.center) ** 2).mean()
+        """P at the point x (``penalty_value``), no parameter gradient touched."""
+        return penalty_value(D, x, self.weight, self.center)
 
 
 def wgan_gp(weight=10.0):
@@ -144,6 +140,11 @@ def input_gradient(D, x):
     Row n is ∂D(x)_n/∂x_n for a critic that treats samples independently (no BatchNorm).
     """
     return _first_pass(critic_layers(D), x)[2]
+
+
+def penalty_value(D, x, weight, center=0.0):
+    """P alone, from step 1's ``input_gradient``: what ``gradient_penalty`` returns, without its gradient."""
+    return _value(input_gradient(D, x), weight, center)[0]
 
 
 def interpolates(real, fake, rng):
@@ -208,6 +209,12 @@ def _first_pass(layers, x):
     return inputs, cotangents[::-1], dy
 
 
+def _value(g, weight, center):
+    """(P, ‖g_n‖ per sample): step 2's value; an array times a float keeps g's dtype."""
+    norms = backend.xp_of(g).sqrt((g * g).reshape(len(g), -1).sum(axis=1))      # (N,)
+    return (weight * (norms - center) ** 2).mean(), norms
+
+
 def _outer_derivative(xp, g, norms, weight, center):
     """Step 2: u_0 = weight * (2/N) * (g_n - center * g_n / ‖g_n‖), and 0 for a sample whose g_n is 0.
 
@@ -221,4 +228,5 @@ def _outer_derivative(xp, g, norms, weight, center):
     return scale * (g - center * (g / safe))
 
 
-__all__ = ["Penalty", "critic_layers", "gradient_penalty", "input_gradient", "interpolates", "penalty_and_norm", "r1", "r2", "wgan_gp"]
+__all__ = ["Penalty", "critic_layers", "gradient_penalty", "input_gradient", "interpolates", "penalty_and_norm",
+           "penalty_value", "r1", "r2", "wgan_gp"]
