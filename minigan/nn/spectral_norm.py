@@ -129,13 +129,8 @@ class SpectralNorm(Layer):
     def backward(self, dy):
         """The wrapped layer's backward on W̄ (dx, db, dW̄); then dW += (dW̄ − ⟨dW̄, W̄⟩ u vᵀ) / σ (step 3)."""
         W_bar, sigma, u, v = self._pop_cache(dy)
-        self.layer.W.data = W_bar
-        self.layer.W.grad = backend.xp_of(W_bar).zeros_like(W_bar)
         self.layer.needs_dx = self.needs_dx
-        dx = self.layer.backward(dy)
-        if not self.frozen:
-            self.W.grad += self._weight_grad(self.layer.W.grad, W_bar, sigma, u, v)
-        return dx
+        return self._through_inner(W_bar, sigma, u, v, lambda: self.layer.backward(dy))
 
     def tangent(self, x, u_in, dy=None):
         """The wrapped layer's forward tangent on W̄; what it adds for W̄ becomes W's by step 3 (step 4).
@@ -147,11 +142,16 @@ class SpectralNorm(Layer):
             raise RuntimeError(f"{self!r}: tangent called before forward")
         u, v = self._last                                # σ and W̄ from W as it is now: the same as the forward's
         sigma = self.sigma(u, v)
-        W_bar = self.W.data / sigma
+        return self._through_inner(self.W.data / sigma, sigma, u, v, lambda: self.layer.tangent(x, u_in, dy),
+                                   adds=dy is not None)
+
+    def _through_inner(self, W_bar, sigma, u, v, call, adds=True):
+        """``call()`` (the wrapped layer's backward or tangent) on W̄, from a zero dW̄; then step 3 turns
+        the dW̄ it added into W's gradient (unless frozen, or ``adds`` is False: nothing was added)."""
         self.layer.W.data = W_bar
         self.layer.W.grad = backend.xp_of(W_bar).zeros_like(W_bar)
-        out = self.layer.tangent(x, u_in, dy)
-        if dy is not None and not self.frozen:
+        out = call()
+        if adds and not self.frozen:
             self.W.grad += self._weight_grad(self.layer.W.grad, W_bar, sigma, u, v)
         return out
 
