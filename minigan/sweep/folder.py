@@ -16,7 +16,7 @@ import pathlib
 from ..data.formats import write_atomically
 from ..errors import RunFolderError
 from ..train import checkpoint
-from ..train.folder import exclusive_lock
+from ..train.folder import exclusive_lock, refuse_links
 
 LOCK_NAME = ".minigan-sweep.lock"
 GRID_NAME = "sweep.json"
@@ -34,10 +34,7 @@ class SweepFolder:
     def claim(self, grid):
         """Create and lock the folder for ``grid`` (a ``Grid``); RunFolderError if it holds another sweep."""
         self.path.mkdir(parents=True, exist_ok=True)
-        for name in (LOCK_NAME, GRID_NAME, *RESULTS):
-            if (self.path / name).is_symlink():
-                raise RunFolderError(f"{self.path / name} is a symbolic link; minigan never writes through a link "
-                                     "(remove it, or choose another --out)")
+        refuse_links(self.path / name for name in (LOCK_NAME, GRID_NAME, *RESULTS))
         self._acquire_lock()
         settings = json.loads(json.dumps(dataclasses.asdict(grid)))     # tuples as lists, as read back
         try:

@@ -32,9 +32,14 @@ class CheckpointError(UserError, ValueError):
     """A checkpoint that cannot be read or does not fit the model; the message names the file."""
 
 
+def _nonfinite(arrays):
+    """The names of the float arrays holding a NaN or an infinity, sorted."""
+    return sorted(k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all())
+
+
 def _write_atomically(path, arrays):
     path = pathlib.Path(path)
-    bad = sorted(k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all())
+    bad = _nonfinite(arrays)
     if bad:
         raise CheckpointError(f"{path}: refusing to save non-finite arrays {bad}")
     write_atomically(path, lambda f: np.savez(f, **arrays))
@@ -82,7 +87,7 @@ def load_checkpoint(path):
     except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as error:
         raise CheckpointError(f"{path}: not a readable minigan checkpoint ({type(error).__name__}: {error})") from None
     _check_meta(meta, path)
-    bad = sorted(k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all())
+    bad = _nonfinite(arrays)
     if bad:                                        # minigan never saves such a state (save_checkpoint refuses)
         raise CheckpointError(f"{path}: holds NaN or infinite values ({', '.join(bad[:3])}"
                               f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''}): not a state minigan "

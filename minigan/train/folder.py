@@ -80,10 +80,7 @@ class RunFolder:
         names = [self.path / LOCK_NAME, *(self.path / name for name in OWN_FILES)]
         for pattern in OWN_PATTERNS:
             names += self.path.glob(pattern)
-        for path in names:
-            if path.is_symlink():
-                raise RunFolderError(f"{path} is a symbolic link; minigan never writes through a link "
-                                     "(remove it, or choose another --out)")
+        refuse_links(names)
 
     def check_writable(self):
         """RunFolderError unless the folder exists and is writable, or could be created; writes nothing."""
@@ -146,6 +143,14 @@ class RunFolder:
         """Used as ``with folder.claim(): ...``: the lock is kept, unless the block failed."""
         if kind is not None:
             self.release()
+
+
+def refuse_links(paths):
+    """RunFolderError naming the first of ``paths`` that is a symbolic link: minigan never writes through one."""
+    for path in paths:
+        if path.is_symlink():
+            raise RunFolderError(f"{path} is a symbolic link; minigan never writes through a link "
+                                 "(remove it, or choose another --out)")
 
 
 def exclusive_lock(path, holder):
