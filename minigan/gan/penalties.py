@@ -32,6 +32,9 @@ from .. import backend
 from ..checks import is_number
 from ..nn import Sequential
 
+# The named terms: each one's name (in a run's settings and records) and where it takes D's gradient.
+TERMS = {"gp": "interpolates", "r1": "real images", "r2": "fakes"}
+
 # Why a layer without a tangent cannot sit in a penalised critic (step 4 or 5).
 _REFUSED = {
     "BatchNorm1d": "in training (its normal) mode each sample's output depends on the whole batch, so the "
@@ -228,5 +231,5 @@ def _outer_derivative(xp, g, norms, weight, center):
     return scale * (g - center * (g / safe))
 
 
-__all__ = ["Penalty", "critic_layers", "gradient_penalty", "input_gradient", "interpolates", "penalty_and_norm",
+__all__ = ["Penalty", "TERMS", "critic_layers", "gradient_penalty", "input_gradient", "interpolates", "penalty_and_norm",
            "penalty_value", "r1", "r2", "wgan_gp"]

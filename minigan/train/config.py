@@ -9,7 +9,7 @@ import dataclasses
 from .. import backend, losses
 from ..checks import is_int, is_number
 from ..errors import ConfigError
-from ..gan import models
+from ..gan import models, penalties
 from ..nn.augment import OPERATIONS as AUGMENTATIONS
 
 # Each model's defaults for the settings left at None, chosen by measurement (README, "Tuning
@@ -144,7 +144,7 @@ class TrainConfig:
         for name in ("beta1", "beta2"):
             _check_number(self, name, lambda v: 0.0 <= v < 1.0, "must be in [0, 1)")
         _check_number(self, "ema", lambda v: 0.0 <= v < 1.0, "must be in [0, 1)")
-        for name in ("gp", "r1", "r2"):
+        for name in penalties.TERMS:
             _check_number(self, name, lambda v: v >= 0.0, "must be a number >= 0")
         if not isinstance(self.augment, str) or any(op not in AUGMENTATIONS for op in self.augment_ops):
             raise ConfigError("augment", f"must be a comma-separated list of {', '.join(AUGMENTATIONS)} "
@@ -182,7 +182,7 @@ class TrainConfig:
     @property
     def penalised(self):
         """Whether D's loss has a gradient penalty; its D is then built without BatchNorm."""
-        return bool(self.gp or self.r1 or self.r2)
+        return any(getattr(self, name) for name in penalties.TERMS)
 
     def changes_from(self, other):
         """{field: (other's value, this value)} for every setting that differs."""

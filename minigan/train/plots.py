@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .. import backend
+from ..gan import penalties
 
 
 def image_grid(images, nrow=None, pad=2, scale=2, value_range=(0.0, 1.0)):
@@ -58,10 +59,6 @@ def save_gif(pictures, path, duration_ms=400):
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
 
 
-# The gradient penalties a run may record, and where each takes the critic's input gradient.
-PENALTIES = {"gp": "interpolates", "r1": "real images", "r2": "fakes"}
-
-
 def _smooth(values, window):
     values = np.asarray(values, dtype=np.float64)
     if len(values) < window or window < 2:
@@ -87,7 +84,7 @@ def plot_curves(records, path, output_labels=("D(x)", "D(G(z))"), kinds="digits"
     records = [r for r in records if r.get("loss_d") is not None]
     if not records:
         raise ValueError("plot_curves: no records with a loss_d")
-    terms = [name for name in PENALTIES if any(name in r for r in records)]
+    terms = [name for name in penalties.TERMS if any(name in r for r in records)]
     panels = 2 + bool(terms) + bool(scores)
     fig = Figure(figsize=(5.5 * panels, 4))
     axes = fig.subplots(1, panels)
@@ -95,7 +92,7 @@ def plot_curves(records, path, output_labels=("D(x)", "D(G(z))"), kinds="digits"
     curves = [(ax_loss, "loss_d", "loss_D"), (ax_loss, "loss_g", "loss_G"),
               (ax_d, "d_real", output_labels[0]), (ax_d, "d_fake", output_labels[1])]
     for name in terms:
-        curves += [(axes[2], name, f"{name} penalty"), (axes[2], f"{name}_norm", f"‖∇D(x)‖ at {PENALTIES[name]}")]
+        curves += [(axes[2], name, f"{name} penalty"), (axes[2], f"{name}_norm", f"‖∇D(x)‖ at {penalties.TERMS[name]}")]
     for ax, key, label in curves:
         points = [(r["step"], r[key]) for r in records if r.get(key) is not None]
         if points:

@@ -22,6 +22,7 @@ from .. import backend, data, losses
 from ..errors import TrainingDiverged
 from ..gan.game import gan_step
 from ..gan.graph import CapturedStep
+from ..gan.penalties import TERMS
 from ..nn import Augment, Sequential
 from ..optim import Adam
 from . import checkpoint, parts, plots, telemetry
@@ -32,7 +33,7 @@ from .sampling import images_of
 from .scoring import scorer_for
 
 # The records' keys of the gradient penalties: each term's value and its mean input-gradient norm.
-PENALTY_KEYS = ("gp", "gp_norm", "r1", "r1_norm", "r2", "r2_norm")
+PENALTY_KEYS = tuple(key for name in TERMS for key in (name, f"{name}_norm"))
 
 class Run:
     """One training run; see the module docstring for its phases."""
@@ -226,7 +227,7 @@ class Run:
 
     def _log_start(self):
         c = self.config
-        terms = ", ".join(f"{name} {getattr(c, name):g}" for name in ("gp", "r1", "r2") if getattr(c, name))
+        terms = ", ".join(f"{name} {getattr(c, name):g}" for name in TERMS if getattr(c, name))
         every = f" every {c.reg_every} steps" if terms and c.reg_every > 1 else ""
         self.log(f"minigan: {c.model} GAN, {c.loss} loss{f' with {terms}{every}' if terms else ''}, "
                  f"{len(self.images)} images, batch {c.batch_size}, "

@@ -18,6 +18,7 @@ import pathlib
 
 from .. import backend, data
 from ..errors import ConfigError
+from ..gan.penalties import TERMS
 from . import checkpoint, parts
 from .config import FIXED_ON_RESUME, TrainConfig
 from .files import RunFiles
@@ -100,7 +101,7 @@ def resumed_config(old, changes, path):
     settings.update(changes)
     config = TrainConfig(**settings).validate()
     if config.penalised != old.penalised:              # D is built with or without BatchNorm
-        name = next(n for n in ("gp", "r1", "r2", "loss") if n in changes)
+        name = next(n for n in (*TERMS, "loss") if n in changes)
         raise ConfigError(name, f"is {getattr(config, name)!r}, but a gradient penalty cannot be "
                                 f"{'added' if config.penalised else 'removed'} when resuming: a penalised run's D "
                                 f"has no BatchNorm, and the checkpoint {path} was trained "
