@@ -59,7 +59,8 @@ def gradient_penalty(D, x, weight, center=0.0):
     ----------
     D : Layer
         The critic: a layer or Sequential (nested Sequentials are fine) of Dense, Conv2d,
-        ConvTranspose2d, LeakyReLU, ReLU, Flatten and Reshape.
+        ConvTranspose2d, LeakyReLU, ReLU, Flatten and Reshape, and a conditional critic's
+        ``Projection`` head (given its labels before the call: ``D.given(labels)``).
     x : array (N, ...)
         Where the gradient is taken, in D's dtype.
     weight : float >= 0
@@ -101,6 +102,14 @@ class Penalty:
         """The same term with its weight times k: lazy regularisation, applied every k-th D step."""
         return dataclasses.replace(self, weight=self.weight * k)
 
+    def labels_at(self, labels):
+        """The labels D is given at this term's point, for ``labels`` = (y_real, y_fake) or None:
+        the fakes' for the fakes; the real batch's for real images and for interpolates (an
+        interpolate of a real 3 and a fake 7 is judged as a 3; the penalty only asks about D's
+        gradient there, for the label it is given)."""
+        y_real, y_fake = labels or (None, None)
+        return y_fake if self.on == "fake" else y_real
+
     def point(self, real, fake, rng=None):
         """Where the gradient is taken: the real or the fake batch, or interpolates drawn from ``rng``."""
         if self.on == "interpolates":
@@ -109,11 +118,13 @@ class Penalty:
             return interpolates(real, fake, rng)
         return real if self.on == "real" else fake
 
-    def apply(self, D, real, fake, rng=None):
+    def apply(self, D, real, fake, rng=None, labels=None):
         """Add this term's ∂P/∂θ into D's gradients; returns {name: P, name + "_norm": mean ‖g_n‖}.
 
         ``rng`` (a numpy Generator) draws the interpolates' ε; the other terms draw nothing.
+        ``labels``: (y_real, y_fake) for a conditional D (``labels_at``), else None.
         """
+        D.given(self.labels_at(labels))
         value, norm = penalty_and_norm(D, self.point(real, fake, rng), self.weight, self.center)
         return {self.name: value, f"{self.name}_norm": norm}
 

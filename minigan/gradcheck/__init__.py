@@ -212,7 +212,8 @@ def check_function(f, x, label="function", eps=1e-6, rtol=1e-5, atol=1e-8, name=
     return {name: rel_error(analytic, numeric)}
 
 
-def check_game(G, D, loss, real, z, seed=0, eps=1e-6, rtol=1e-5, atol=1e-6, n_directions=3, penalties=()):
+def check_game(G, D, loss, real, z, seed=0, eps=1e-6, rtol=1e-5, atol=1e-6, n_directions=3, penalties=(),
+               labels=None):
     """Check both players' parameter gradients in one GAN iteration, computed by the trainer's own
     code (``minigan.gan.game``), against central differences of the losses, in float64.
 
@@ -223,6 +224,7 @@ def check_game(G, D, loss, real, z, seed=0, eps=1e-6, rtol=1e-5, atol=1e-6, n_di
     adds: D with its gradient penalty, a second-order gradient.
     G: L_G = loss.g_loss(D(G(z))) with D fixed; the analytic gradient is what ``game.g_gradients``
     adds into G's ``.grad``, backpropagated through D (the gradient that matters most in a GAN).
+    ``labels`` = (y_real, y_fake): the conditional game, D(real | y_real), G(z | y_fake), D(fake | y_fake).
     Each parameter array is checked along ``n_directions`` random unit directions v:
     sum(grad * v) against (L(θ + eps v) - L(θ - eps v)) / (2 eps). Works on float64 deep copies;
     G and D stay untouched.
@@ -234,21 +236,24 @@ def check_game(G, D, loss, real, z, seed=0, eps=1e-6, rtol=1e-5, atol=1e-6, n_di
     xp = backend.xp_of(real)
     real, z = xp.array(real, dtype="float64"), xp.array(z, dtype="float64")
     rng = backend.as_rng(seed)
-    fake = G(z)
+    y_real, y_fake = labels or (None, None)
+    fake = G.given(y_fake)(z)
     D.zero_grad()
-    game.d_gradients(D, loss, real, fake)
+    game.d_gradients(D, loss, real, fake, labels)
     points = [(term, term.point(real, fake, rng)) for term in penalties]
     for term, x in points:
-        penalty_and_norm(D, x, term.weight, term.center)
+        penalty_and_norm(D.given(term.labels_at(labels)), x, term.weight, term.center)
 
     def d_value(_):
-        return float(loss.d_loss(D(real), D(fake))[0]) + sum(float(term.value(D, x)) for term, x in points)
+        scores = D.given(y_real)(real), D.given(y_fake)(fake)
+        return float(loss.d_loss(*scores)[0]) + sum(float(term.value(D.given(term.labels_at(labels)), x))
+                                                    for term, x in points)
 
     G.zero_grad()
-    game.g_gradients(G, D, loss, G(z))
+    game.g_gradients(G, D, loss, G(z), y_fake)
 
     def g_value(_):
-        return float(loss.g_loss(D(G(z)))[0])
+        return float(loss.g_loss(D.given(y_fake)(G(z)))[0])
 
     result = {}
     for player, network, value in (("D", D, d_value), ("G", G, g_value)):

@@ -8,7 +8,9 @@ forward tangent (``check_tangent``) and a penalty's weight gradient through a de
 convolutional critic, center 0 (R1) and 1 (WGAN-GP) (``check_penalty``). The last rows check the
 game itself (``check_game``): for each model, narrowed, and each loss, D's gradient over a real
 and a fake batch and G's gradient through D, computed by the trainer's own functions, then D
-with its gradient penalty (wgan-gp, R1); each such row sums up all of that player's parameter arrays.
+with its gradient penalty (wgan-gp, R1), then the conditional game (labelled real and fake batches;
+and with R1); each such row sums up all of that player's parameter arrays. The conditional layers'
+rows (Embedding, ConcatEmbedding, Projection) use labels with one repeated and one absent.
 """
 import argparse
 import copy
@@ -23,6 +25,7 @@ from ..gan import models, penalties
 from . import check_function, check_game, check_layer, check_loss, check_penalty, check_tangent
 
 TOLERANCE = 1e-6
+LABELS = np.array([2, 0, 2, 3])          # the conditional layers' labels: 2 repeated, 1 absent (of 4 classes)
 
 
 def away_from_zero(rng, shape, margin=0.05):
@@ -82,6 +85,8 @@ def cases(seed=0):
         ("SpectralNorm(ConvTranspose2d(2, 3, k=4, s=2, p=1)), eval",
          nn.SpectralNorm(nn.ConvTranspose2d(2, 3, 4, 2, 1, init="torch", rng=rng), rng=rng).eval(), x_of(2, 2, 3, 3)),
         ("Reshape(2, 3, 2)", nn.Reshape(2, 3, 2), x_of(2, 12)),
+        ("ConcatEmbedding(3, 4, 2), a label repeated", nn.ConcatEmbedding(3, 4, 2, rng=rng).given(LABELS), x_of(4, 3)),
+        ("Projection(5, 4), a label repeated", nn.Projection(5, 4, init="torch", rng=rng).given(LABELS), x_of(4, 5)),
         ("Sequential: small generator", bn(nn.Sequential(
             nn.Dense(3, 2 * 3 * 3, init="torch", rng=rng), nn.BatchNorm1d(18), nn.LeakyReLU(0.2),
             nn.Reshape(2, 3, 3), nn.ConvTranspose2d(2, 2, 4, 2, 1, init="torch", rng=rng),
@@ -108,12 +113,35 @@ def penalty_cases(seed=0):
     conv = nn.Sequential(nn.Conv2d(1, 2, 3, 2, 1, init="torch", rng=rng), nn.LeakyReLU(0.2),
                          nn.Conv2d(2, 3, 3, 1, 1, init="torch", rng=rng), nn.LeakyReLU(0.2),
                          nn.Flatten(), nn.Dense(27, 1, init="torch", rng=rng))
+    conditional = nn.Sequential(nn.Flatten(), nn.Dense(12, 5, init="torch", rng=rng), nn.LeakyReLU(0.2),
+                                nn.Projection(5, 4, init="torch", rng=rng)).given(backend.asarray(LABELS))
     result = []
-    for name, D, shape in (("dense critic", dense, (3, 1, 3, 4)), ("conv critic", conv, (3, 1, 5, 5))):
+    for name, D, shape in (("dense critic", dense, (3, 1, 3, 4)), ("conv critic", conv, (3, 1, 5, 5)),
+                           ("conditional critic", conditional, (len(LABELS), 1, 3, 4))):
         x = backend.asarray(rng.standard_normal(shape), "float64")
         for weight, center in ((5.0, 0.0), (10.0, 1.0)):
             result.append((f"penalty {name}, center {center:g}", D, x, weight, center))
     return result
+
+
+def embedding_check(seed=0):
+    """The Embedding's row: dE against central differences of sum(E[labels] * de), labels as ``LABELS``.
+
+    Its input is integers, which no finite difference can move, so the check is on E alone.
+    """
+    rng = np.random.default_rng(seed)
+    embedding = nn.Embedding(4, 3, rng=rng, dtype="float64")
+    labels = backend.asarray(LABELS)
+    de = backend.asarray(rng.standard_normal((len(LABELS), 3)))
+
+    def f(E):
+        embedding.E.data = E
+        embedding.zero_grad()
+        e = embedding(labels)
+        embedding.backward(de)
+        return float((e * de).sum()), embedding.E.grad.copy()
+
+    return check_function(f, embedding.E.data, "Embedding(4, 3)", name="E")
 
 
 def loss_cases(seed=0):
@@ -150,12 +178,7 @@ def game_cases(seed=0, width=4, z_dim=4, N=3, margin=2e-5):
     for model in models.MODELS:
         for name in losses.NAMES:
             G, D = models.build(model, z_dim=z_dim, rng=rng, width=width)
-            probe_G, probe_D = copy.deepcopy(G).astype("float64"), copy.deepcopy(D).astype("float64")
-            for _ in range(100):
-                real = backend.asarray(rng.uniform(0.0, 1.0, (N, 1, 28, 28)), "float64")
-                z = backend.asarray(rng.standard_normal((N, z_dim)), "float64")
-                if _distance_to_kinks(probe_G, probe_D, real, z) >= margin:
-                    break
+            real, z = _smooth_point(rng, G, D, N, z_dim, margin)
             result.append((model, losses.get(name), G, D, real, z))
     return result
 
@@ -173,18 +196,44 @@ def penalty_game_cases(seed=0, width=4, z_dim=4, N=3, margin=2e-5):
         for label, name, term in (("wgan-gp", "wasserstein", penalties.wgan_gp(10.0)),
                                   ("r1", "nonsaturating", penalties.r1(10.0))):
             G, D = models.build(model, z_dim=z_dim, rng=rng, width=width, d_norm=False)
-            probe_G, probe_D = copy.deepcopy(G).astype("float64"), copy.deepcopy(D).astype("float64")
-            for _ in range(100):
-                real = backend.asarray(rng.uniform(0.0, 1.0, (N, 1, 28, 28)), "float64")
-                z = backend.asarray(rng.standard_normal((N, z_dim)), "float64")
-                point = term.point(real, probe_G(z), np.random.default_rng(seed))
-                if min(_distance_to_kinks(probe_G, probe_D, real, z, point), 1.0) >= margin:
-                    break
+            real, z = _smooth_point(rng, G, D, N, z_dim, margin,
+                                    point=lambda real, fake, term=term: term.point(real, fake, np.random.default_rng(seed)))
             result.append((model, label, losses.get(name), term, G, D, real, z))
     return result
 
 
-def _distance_to_kinks(G, D, real, z, point=None):
+def conditional_game_cases(seed=0, width=4, z_dim=4, N=3, margin=2e-5):
+    """(model, label, loss, penalties, G, D, real, z, labels): both models conditional on 4 classes, with
+    the nonsaturating loss, plain and with R1; labels = (y_real, y_fake) with a label repeated in each."""
+    rng = np.random.default_rng(seed)
+    labels = backend.asarray(LABELS[:N]), backend.asarray(LABELS[::-1][:N])
+    result = []
+    for model in models.MODELS:
+        for label, terms in (("conditional", ()), ("conditional r1", (penalties.r1(10.0),))):
+            G, D = models.build(model, z_dim=z_dim, rng=rng, width=width, d_norm=not terms, num_classes=4)
+            real, z = _smooth_point(rng, G, D, N, z_dim, margin, labels=labels)
+            result.append((model, label, losses.get("nonsaturating"), terms, G, D, real, z, labels))
+    return result
+
+
+def _smooth_point(rng, G, D, N, z_dim, margin, point=None, labels=(None, None), tries=100):
+    """(real, z) drawn from ``rng``: the first of ``tries`` draws whose kinks are all ``margin`` away
+    (``_distance_to_kinks``, with the penalty's ``point(real, fake)`` when given), else the farthest one."""
+    G, D = copy.deepcopy(G).astype("float64").given(labels[1]), copy.deepcopy(D).astype("float64")
+    best, farthest = None, -1.0
+    for _ in range(tries):
+        real = backend.asarray(rng.uniform(0.0, 1.0, (N, 1, 28, 28)), "float64")
+        z = backend.asarray(rng.standard_normal((N, z_dim)), "float64")
+        where = None if point is None else point(real, G(z))
+        distance = min(_distance_to_kinks(G, D, real, z, where, labels), 1.0)
+        if distance > farthest:
+            best, farthest = (real, z), distance
+        if distance >= margin:
+            break
+    return best
+
+
+def _distance_to_kinks(G, D, real, z, point=None, labels=(None, None)):
     """The smallest |input| of any LeakyReLU in G(z), D(real), D(G(z)) (and D(point)), and of any score ∓ 1.
 
     G and D are float64 copies of the case's networks (their BatchNorm statistics move here).
@@ -199,10 +248,10 @@ def _distance_to_kinks(G, D, real, z, point=None):
             x = layer(x)
         return x
 
-    for scores in (run(D, real), run(D, run(G, z))):
+    for scores in (run(D.given(labels[0]), real), run(D.given(labels[1]), run(G, z))):
         distance = min(distance, float(abs(abs(scores) - 1.0).min()))
     if point is not None:
-        run(D, point)
+        run(D.given(labels[0]), point)
     return distance
 
 
@@ -214,6 +263,7 @@ def _checks(seed):
                for label, loss, r, f in loss_cases(seed)]
     checks += [(label, lambda f=f, s=s: check_function(f, s, label, name="logits").items())
                for label, f, s in classifier_loss_cases(seed)]
+    checks.append(("Embedding(4, 3), a label repeated", lambda: embedding_check(seed).items()))
     checks += [(f"tangent {label}", lambda layer=layer, x=x: check_tangent(layer, x, seed=seed).items())
                for label, layer, x in tangent_cases(seed)]
     checks += [(label, lambda D=D, x=x, w=w, c=c: check_penalty(D, x, w, c).items())
@@ -225,6 +275,12 @@ def _checks(seed):
     for model, label, loss, term, G, D, real, z in penalty_game_cases(seed):
         check = functools.partial(check_game, G, D, loss, real, z, seed=seed, penalties=(term,))
         checks.append((f"GAN {model} {label}: D with its penalty", lambda check=check: _summary(check()["D"])))
+    for model, label, loss, terms, G, D, real, z, labels in conditional_game_cases(seed):
+        both = functools.cache(functools.partial(check_game, G, D, loss, real, z, seed=seed, penalties=terms,
+                                                 labels=labels))
+        rows = (("D", "D with its penalty"),) if terms else (("D", "D on real and fake"), ("G", "G through D"))
+        for player, name in rows:
+            checks.append((f"GAN {model} {label}: {name}", lambda player=player, both=both: _summary(both()[player])))
     return checks
 
 

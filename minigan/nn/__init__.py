@@ -8,6 +8,7 @@ from . import init
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .augment import Augment
 from .batchnorm import BatchNorm1d, BatchNorm2d
+from .conditional import ConcatEmbedding, Embedding, Projection
 from .conv import Conv2d, ConvTranspose2d
 from .dense import Dense
 from .module import Layer, Parameter, Sequential
@@ -17,5 +18,5 @@ from .spectral_norm import SpectralNorm
 __all__ = [
     "Layer", "Parameter", "Sequential", "Dense", "Conv2d", "ConvTranspose2d",
     "BatchNorm1d", "BatchNorm2d", "LeakyReLU", "ReLU", "Sigmoid", "Tanh",
-    "Flatten", "Reshape", "SpectralNorm", "Augment", "init",
+    "Flatten", "Reshape", "SpectralNorm", "Augment", "Embedding", "ConcatEmbedding", "Projection", "init",
 ]

@@ -43,6 +43,7 @@ class Layer:
     """
 
     _buffer_names = ()
+    reads_labels = False                # True: forward reads the class labels set by ``given`` (nn.conditional)
 
     def __init__(self):
         self.training = True
@@ -118,6 +119,19 @@ class Layer:
         """
         for _, layer in self.named_layers():
             layer.frozen = bool(frozen)
+        return self
+
+    def given(self, labels):
+        """Set the class labels, one per sample, that this network's label-reading layers use; returns self.
+
+        ``net.given(labels)(x)`` is how a conditional network is called (``minigan.nn.conditional``):
+        the labels (a 1-D int array, or None to clear them) stay set, as a mode does, until the next
+        ``given``; each forward checks that they are one per sample. A network with no label-reading
+        layer ignores them.
+        """
+        for _, layer in self.named_layers():
+            if layer.reads_labels:
+                layer.labels = labels
         return self
 
     def unfreeze(self):
