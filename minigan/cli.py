@@ -74,6 +74,8 @@ def _sample_parser(sub):
                    "latent space instead: each row goes from one noise vector to another in STEPS images.")
     p.add_argument("--each", default=None, metavar="DIR", help="Also write every sample as its own 28x28 PNG "
                    "into DIR, for tools that score images one by one.")
+    p.add_argument("--digit", default=None, metavar="D", help="For a generator trained with --conditional: the "
+                   "digit to draw (0-9), or all for one row per digit.")
     _add_backend(p)
 
 
@@ -195,8 +197,14 @@ def run_train(args):
 def run_sample(args):
     from .train.sampling import sample
     _use_backend(args)
+    digit = args.digit
+    if digit is not None and digit != "all":
+        try:
+            digit = int(digit)
+        except ValueError:
+            raise ConfigError("digit", f"must be 0 to 9 or all, got {digit!r}", owner="sample") from None
     written = sample(args.checkpoint, n=args.n, seed=args.seed, out=args.out, nrow=args.nrow,
-                     interpolate_steps=args.interpolate, each=args.each)
+                     interpolate_steps=args.interpolate, each=args.each, digit=digit)
     print("wrote " + ", ".join(str(path) for path in written))
     return 0
 
@@ -237,12 +245,15 @@ def run_eval(args):
     import json
     from . import metrics
     from .metrics import classifier
-    from .train.sampling import generate
+    from .train.sampling import balanced_labels, classes_of, generate
     _use_backend(args)
     if args.n < 10:
         raise ConfigError("n", f"must be at least 10, got {args.n}", owner="eval")
     judge = classifier.load(args.classifier) if args.classifier else None
-    result = metrics.evaluate(generate(args.checkpoint, args.n, seed=args.seed), classifier=judge)
+    classes = classes_of(args.checkpoint)                    # a conditional G: every digit equally often
+    labels = balanced_labels(args.n, classes) if classes else None
+    result = metrics.evaluate(generate(args.checkpoint, args.n, seed=args.seed, labels=labels), classifier=judge,
+                              labels=labels)
     print(json.dumps(result) if args.json else metrics.report(result, metrics.kinds_of(judge)))
     return 0
 

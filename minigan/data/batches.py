@@ -26,17 +26,22 @@ class Batches:
         False: batches in order.
     drop_last : bool
         Drop the last, smaller batch (default True: BatchNorm needs full batches).
+    labels : array (N,) of ints, optional
+        Each image's label: batches are then (images, labels) pairs, the labels int64 on the backend.
 
-    Shapes: each batch (batch_size, ...) in the images' dtype.
+    Shapes: each batch (batch_size, ...) in the images' dtype; with labels, also (batch_size,).
     """
 
-    def __init__(self, images, batch_size, rng=None, shuffle=True, drop_last=True):
+    def __init__(self, images, batch_size, rng=None, shuffle=True, drop_last=True, labels=None):
         if not is_int(batch_size, 1):
             raise ValueError(f"Batches: batch_size must be a positive int, got {batch_size!r}")
         if len(images) < batch_size and drop_last:
             raise ValueError(f"Batches: batch_size {batch_size} is larger than the {len(images)} images "
                              "(every batch would be dropped)")
+        if labels is not None and len(labels) != len(images):
+            raise ValueError(f"Batches: labels must be one per image, {len(images)}, got {len(labels)}")
         self.images = backend.asarray(images)
+        self.labels = None if labels is None else backend.asarray(labels, "int64")
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.rng = backend.as_rng(rng)
 
@@ -50,10 +55,11 @@ class Batches:
         return self.rng.permutation(n) if self.shuffle else np.arange(n)
 
     def epoch(self, perm, start=0):
-        """Yield batches in the order ``perm``, from batch number ``start`` on."""
+        """Yield batches in the order ``perm``, from batch number ``start`` on (with labels: pairs)."""
         xp = backend.xp_of(self.images)
         for i in range(start, len(self)):
-            yield self.images[xp.asarray(perm[i * self.batch_size:(i + 1) * self.batch_size])]
+            rows = xp.asarray(perm[i * self.batch_size:(i + 1) * self.batch_size])
+            yield self.images[rows] if self.labels is None else (self.images[rows], self.labels[rows])
 
     def __iter__(self):
         return self.epoch(self.permutation())

@@ -91,6 +91,12 @@ def load_mnist(path=None, split="train", scale="unit", limit=None, seed=0):
     return x.astype(np.float32), labels.astype(np.int64)
 
 
-def fingerprint(images):
-    """{"n": count, "sha1": digest of the bytes}: tells whether a resumed run sees the same training data."""
-    return {"n": int(len(images)), "sha1": hashlib.sha1(np.ascontiguousarray(images).tobytes()).hexdigest()}
+def fingerprint(images, labels=None):
+    """{"n": count, "sha1": digest of the bytes}: tells whether a resumed run sees the same training data.
+
+    With ``labels`` (a conditional run's), also "labels_sha1", the digest of their int64 bytes.
+    """
+    found = {"n": int(len(images)), "sha1": hashlib.sha1(np.ascontiguousarray(images).tobytes()).hexdigest()}
+    if labels is not None:
+        found["labels_sha1"] = hashlib.sha1(np.ascontiguousarray(labels, dtype=np.int64).tobytes()).hexdigest()
+    return found

@@ -17,7 +17,8 @@ h_l = f_l(h_{l-1}), J_l = ∂h_l/∂h_{l-1} (docs/derivations.md, "Gradient pena
 3. Second pass, up the network: u_l = J_l u_{l-1}, the forward tangent of u_0, and layer l adds
    ∂⟨J_l u_{l-1}, dy_l⟩/∂θ_l into its ``.grad`` (``layer.tangent(h_{l-1}, u_{l-1}, dy_l)``).
 4. That is all of ∂P/∂θ when no J_k depends on its input: Dense, Conv2d, ConvTranspose2d,
-   LeakyReLU, ReLU, Flatten, Reshape (whose Jacobians are constant almost everywhere).
+   LeakyReLU, ReLU, Flatten, Reshape (whose Jacobians are constant almost everywhere), and a
+   conditional critic's Projection head (linear in its input for the labels it is given).
    Sigmoid and Tanh would add second-derivative terms and are refused, naming the layer.
 5. BatchNorm in training mode mixes the batch: D(x)_n depends on every x_m, so g_n is not the
    gradient of sample n alone and the penalty is not what it claims. It is refused too.
@@ -182,7 +183,7 @@ def critic_layers(D):
         if getattr(type(layer), "tangent", None) is None:
             why = _REFUSED.get(type(layer).__name__, "it has no forward tangent (a Layer.tangent method)")
             raise ValueError(f"gradient_penalty: D's layer {i}, {layer!r}, cannot sit in a penalised critic: {why} "
-                             "(use Dense, Conv2d, ConvTranspose2d, LeakyReLU, ReLU, Flatten and Reshape)")
+                             "(use Dense, Conv2d, ConvTranspose2d, LeakyReLU, ReLU, Flatten, Reshape and Projection)")
     if not layers:
         raise ValueError("gradient_penalty: D has no layers")
     return layers

@@ -134,12 +134,14 @@ class Reference:
     trainer uses after each epoch and ``minigan eval`` uses once.
     """
 
-    def __init__(self, real=None, classifier=None, k=3):
+    def __init__(self, real=None, classifier=None, k=3, real_labels=None):
         if not is_int(k, 1):
             raise ValueError(f"Reference: k must be a positive int, got {k!r}")
         self.judge, self.k = _judge(classifier), k
         self.kinds = kinds_of(self.judge)
-        self.real = self.judge.embed(self.judge.heldout_images() if real is None else real)
+        if real is None:
+            real, real_labels = self.judge.heldout_set()
+        self.real, self.real_labels = self.judge.embed(real), real_labels
         if len(self.real) <= k:
             raise ValueError(f"Reference: more than k={k} real images are needed, got {len(self.real)}")
         self.fit = gaussian_fit(self.real)
@@ -157,18 +159,35 @@ class Reference:
         return {"precision": _share_within(features, self.real, self.radii),
                 "recall": _share_within(self.real, features, _knn_radii(features, self.k))}
 
-    def evaluate(self, fake):
-        """{"fid", "score", "coverage", "missing", "histogram", "kl_uniform", "precision", "recall", "n"}."""
+    def evaluate(self, fake, labels=None):
+        """{"fid", "score", "coverage", "missing", "histogram", "kl_uniform", "precision", "recall", "n"}.
+
+        ``labels``: the classes a conditional generator was asked for, one per fake; adds
+        ``metrics.conditional``'s "agreement", "agreement_per_class", "intra_fid" and "intra_fid_per_class"
+        (intra-FID against the real images of each class: the held-out ones, or ``real_labels``'s).
+        """
         features, p = self.embed_fake(fake), self.judge.predict(fake)
         coverage = _coverage(p)
-        return {"fid": frechet_distance(*self.fit, *gaussian_fit(features)), "score": _score(p),
-                "coverage": coverage["covered"], "missing": coverage["missing"], "histogram": coverage["histogram"],
-                "kl_uniform": coverage["kl_uniform"], **self.precision_recall(features), "n": len(features)}
+        result = {"fid": frechet_distance(*self.fit, *gaussian_fit(features)), "score": _score(p),
+                  "coverage": coverage["covered"], "missing": coverage["missing"], "histogram": coverage["histogram"],
+                  "kl_uniform": coverage["kl_uniform"], **self.precision_recall(features), "n": len(features)}
+        if labels is not None:
+            if len(labels) != len(features):
+                raise ValueError(f"evaluate: labels must be one per fake image, {len(features)}, got {len(labels)}")
+            if self.real_labels is None:
+                raise ValueError("evaluate: labels need the real images' labels (real_labels) for intra-FID")
+            result.update(conditional.agreement(p, labels, p.shape[1]))
+            result.update(conditional.intra_fid(self.real, self.real_labels, features, labels, p.shape[1]))
+        return result
 
 
-def evaluate(fake, real=None, classifier=None, k=3):
-    """Every metric at once (see ``Reference.evaluate``); ``real`` defaults to the classifier's held-out digits."""
-    return Reference(real, classifier, k).evaluate(fake)
+def evaluate(fake, real=None, classifier=None, k=3, labels=None, real_labels=None):
+    """Every metric at once (see ``Reference.evaluate``); ``real`` defaults to the classifier's held-out digits.
+
+    ``labels`` (a conditional generator's classes asked for) adds agreement and intra-FID, which need
+    ``real_labels`` with ``real``.
+    """
+    return Reference(real, classifier, k, real_labels).evaluate(fake, labels)
 
 
 def kinds_of(classifier):
@@ -193,4 +212,21 @@ def report(result, kinds="digits"):
         f"{kinds:<18}{shares}",
         f"precision         {result['precision']:.3f}  (share of samples that look like real {real})",
         f"recall            {result['recall']:.3f}  (share of real {real} the samples cover)",
-    ])
+    ] + (_conditional_lines(result, kinds) if "agreement" in result else []))
+
+
+def _conditional_lines(result, kinds):
+    """report's lines for a conditional generator: agreement and intra-FID, overall and per class."""
+    def per_class(values, form):
+        return " ".join(f"{k}:{'-' if v is None else form(v)}" for k, v in enumerate(values))
+    intra = "-" if result["intra_fid"] is None else f"{result['intra_fid']:.2f}"
+    return [
+        f"asked-for class   {100 * result['agreement']:.1f}%  (share of samples the classifier reads as the "
+        f"{kinds[:-1]} asked for)",
+        f"{'  per ' + kinds[:-1]:<18}{per_class(result['agreement_per_class'], lambda v: f'{100 * v:.0f}%')}",
+        f"intra-FID         {intra}   (mean over {kinds} of each one's FID; lower is better)",
+        f"{'  per ' + kinds[:-1]:<18}{per_class(result['intra_fid_per_class'], lambda v: f'{v:.0f}')}",
+    ]
+
+
+from . import conditional  # noqa: E402  (it uses the functions above)

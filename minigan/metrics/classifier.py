@@ -91,13 +91,17 @@ class Classifier:
 
     def heldout_images(self):
         """The held-out real images (N, 1, 28, 28) of the data it was trained on: the metrics' reference."""
-        images, _ = data.load_mnist(self.data)
+        return self.heldout_set()[0]
+
+    def heldout_set(self):
+        """(images (N, 1, 28, 28), labels (N,)) of the held-out split: the reference, and its classes for intra-FID."""
+        images, labels = data.load_mnist(self.data)
         if self.fingerprint is not None and data.fingerprint(images) != self.fingerprint:
             raise ClassifierError(f"the data this classifier was trained on ({self.data or 'the embedded digits'}) "
                                   f"have changed since: {self.fingerprint['n']} images then, {len(images)} now, and "
                                   "other contents; its held-out images would be other images (train a new one with "
                                   "minigan train-classifier)")
-        return images[self.heldout]
+        return images[self.heldout], labels[self.heldout]
 
     def save(self, path):
         """Write the weights, the split and the provenance to the .npz file ``path``, atomically (a crash

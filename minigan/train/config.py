@@ -33,7 +33,9 @@ LOSSES = losses.NAMES + ("wgan-gp",)
 LOSS_DEFAULTS = {"wgan-gp": {"lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9, "d_steps": 5, "gp": 10.0}}
 GENERAL_DEFAULTS = {"beta1": 0.5, "beta2": 0.999, "d_steps": 1, "gp": 0.0}
 # Settings that define the networks' shapes: a resumed run cannot change them.
-FIXED_ON_RESUME = ("model", "z_dim", "spectral_norm")
+FIXED_ON_RESUME = ("model", "z_dim", "spectral_norm", "conditional")
+# The classes of a conditional run: the ten digits (or Fashion-MNIST's ten kinds of clothes).
+NUM_CLASSES = 10
 
 
 def flag(name):
@@ -84,6 +86,8 @@ class TrainConfig:
     spectral_norm: str = _setting("", "Run these networks' Dense and convolution layers spectrally normalised "
                                       "(W / its largest singular value; Miyato et al. 2018): D, G or GD "
                                       "(default: none).", metavar="NETS")
+    conditional: bool = _setting(False, "Train a conditional GAN: G and D are given each image's label (from the "
+                                        "data's label file), and minigan sample --digit draws the digit asked for.")
     z_dim: int = _setting(100, "Length of the noise vector z fed to the generator.")
     real_label: float = _setting(1.0, "Target for real images in D's loss; 0.9 is one-sided label smoothing "
                                       "(minimax and nonsaturating only).")
@@ -135,6 +139,8 @@ class TrainConfig:
             raise ConfigError("batch_size", f"is 1, but the {self.model} model's BatchNorm layers normalise "
                                             "over the batch and need at least 2 images")
         _check_int(self, "seed", minimum=0)
+        if not isinstance(self.conditional, bool):
+            raise ConfigError("conditional", f"must be true or false, got {self.conditional!r}")
         _check_int(self, "keep_snapshots", minimum=0)
         _check_int(self, "eval_n", minimum=0)
         if 0 < self.eval_n < 10:
@@ -178,6 +184,11 @@ class TrainConfig:
         if not isinstance(self.augment, str) or not self.augment:
             return ()
         return AUGMENTATIONS if self.augment == "all" else tuple(op.strip() for op in self.augment.split(","))
+
+    @property
+    def num_classes(self):
+        """The classes G and D are conditioned on: NUM_CLASSES for a conditional run, else 0."""
+        return NUM_CLASSES if self.conditional else 0
 
     @property
     def penalised(self):

@@ -25,7 +25,7 @@ def build_models(config):
         raise too_large                            # before any allocation: with overcommit, one would not fail
     try:
         return models.build(config.model, config.z_dim, rng=config.seed, d_norm=not config.penalised,
-                            spectral_norm=config.spectral_norm)
+                            spectral_norm=config.spectral_norm, num_classes=config.num_classes)
     except MemoryError:
         raise too_large from None
 
@@ -69,10 +69,10 @@ def captures_steps(config, log):
     step, which a recorded graph cannot do; said once in the log)."""
     if backend.get_backend() != "cupy" or config.eager or config.layer_norms:
         return False
-    if config.penalised or config.spectral_norm or config.augment_ops:
+    if config.penalised or config.spectral_norm or config.augment_ops or config.conditional:
         log("minigan: this step runs op by op on the GPU (the CUDA graph records neither what is drawn on the "
-            "host each step, a penalty's interpolates or the augmentation's draws, nor spectral norm's power "
-            "iteration, which rebinds u and v)")
+            "host each step, a penalty's interpolates, the augmentation's draws or the fakes' labels, nor "
+            "spectral norm's power iteration, which rebinds u and v)")
         return False
     return True
 
@@ -89,9 +89,10 @@ def use_backend(name, log, verbose):
             "which makes steps much faster")
 
 
-def load_images(config):
-    """The training images, checked to fit the models and the batch size."""
-    images, _ = data.load_mnist(config.data, scale="unit", limit=config.limit, seed=config.seed)
+def load_data(config):
+    """(images, labels) to train on, checked to fit the models and the batch size; labels None unless the
+    run is conditional, whose labels must lie in [0, num_classes)."""
+    images, labels = data.load_mnist(config.data, scale="unit", limit=config.limit, seed=config.seed)
     if images.shape[1:] != (1, 28, 28):
         raise ConfigError("data", f"holds {images.shape[2]}x{images.shape[3]} images; the {config.model} "
                                   "model makes and judges 28x28 images")
@@ -102,4 +103,10 @@ def load_images(config):
     if config.d_steps > steps:
         raise ConfigError("d_steps", f"is {config.d_steps}, more than the {steps} steps of an epoch: G would not "
                                      f"train in most epochs (use at most {steps})")
-    return images
+    if not config.conditional:
+        return images, None
+    outside = labels[(labels < 0) | (labels >= config.num_classes)]
+    if len(outside):
+        raise ConfigError("conditional", f"needs labels 0 to {config.num_classes - 1}, but the data's label file "
+                                         f"holds {int(outside[0])} (train without --conditional)")
+    return images, labels

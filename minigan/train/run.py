@@ -29,7 +29,7 @@ from . import checkpoint, parts, plots, telemetry
 from .config import MODEL_DEFAULTS
 from .ema import WeightAverage
 from .progress import ProgressBar, StopRequest
-from .sampling import images_of
+from .sampling import balanced_labels, images_of, rows_per_class
 from .scoring import scorer_for
 
 # The records' keys of the gradient penalties: each term's value and its mean input-gradient norm.
@@ -38,8 +38,8 @@ PENALTY_KEYS = tuple(key for name in TERMS for key in (name, f"{name}_norm"))
 class Run:
     """One training run; see the module docstring for its phases."""
 
-    def __init__(self, config, images, folder, log):
-        self.config, self.images, self.folder, self.log = config, images, folder, log
+    def __init__(self, config, images, labels, folder, log):
+        self.config, self.images, self.labels, self.folder, self.log = config, images, labels, folder, log
         self.G, self.D = parts.build_models(config)
         self.augment = Augment(config.augment_ops) if config.augment_ops else None   # draws from noise_rng
         self.critic = Sequential(self.augment, *self.D) if self.augment else self.D   # what the game calls D
@@ -52,9 +52,11 @@ class Run:
         self.data_rng, self.noise_rng = parts.rngs(config.seed)
         if self.augment is not None:
             self.augment.rng = self.noise_rng
+        self.fixed_labels, self.grid_row = (rows_per_class(config.n_samples, config.num_classes)
+                                            if config.conditional else (None, None))   # a row per digit
         self.fixed_z = backend.asarray(np.random.default_rng([config.seed, 3]).standard_normal(
-            (config.n_samples, config.z_dim)), "float32")
-        self.batches = data.Batches(images, config.batch_size, self.data_rng)
+            (config.n_samples if labels is None else len(self.fixed_labels), config.z_dim)), "float32")
+        self.batches = data.Batches(images, config.batch_size, self.data_rng, labels=labels)
         self.scorer = scorer_for(config, log)
         self.average = WeightAverage(self.G, config.ema) if config.ema else None
         self.captured = (CapturedStep(self.G, self.critic, self.loss, self.opt_g, self.opt_d, log=log)
@@ -95,8 +97,8 @@ class Run:
         config = self.config
         self.perm = self.batches.permutation() if self.perm is None else self.perm
         self.epoch_records, self.epoch_started = [], time.perf_counter()
-        for real in self.batches.epoch(self.perm, self.batch):
-            self.one_step(real)
+        for batch in self.batches.epoch(self.perm, self.batch):
+            self.one_step(batch)
             bar.update(self.epoch + 1, config.epochs, self._short(self.record) if self.record else "")
             if self.step % config.log_every == 0:
                 self.flush()
@@ -110,10 +112,18 @@ class Run:
                 return status
         return None
 
-    def one_step(self, real):
-        """One iteration of the game on a real batch; its record waits on the device for ``flush``."""
+    def one_step(self, batch):
+        """One iteration of the game on a real batch; its record waits on the device for ``flush``.
+
+        A conditional run's batch is (images, labels), and its fakes are asked for balanced labels
+        drawn after the noise (``sampling.balanced_labels``).
+        """
         t0 = time.perf_counter()
+        real, labels = batch if self.labels is not None else (batch, None)
         z = backend.asarray(self.noise_rng.standard_normal((len(real), self.config.z_dim)), "float32")
+        if labels is not None:
+            fake_labels = balanced_labels(len(real), self.config.num_classes, self.noise_rng)
+            labels = (labels, backend.asarray(fake_labels, "int64"))
         update_g = (self.step + 1) % self.config.d_steps == 0
         if self.captured is not None:                  # the same step, replayed from a CUDA graph
             record = self.captured(real, z, update_g=update_g)
@@ -121,7 +131,7 @@ class Run:
             penalised = self.penalties and self.step % self.config.reg_every == 0
             record = gan_step(self.G, self.critic, self.loss, self.opt_g, self.opt_d, real, z, update_g=update_g,
                               layer_norms=self.config.layer_norms, penalties=self.penalties if penalised else (),
-                              rng=self.noise_rng)
+                              rng=self.noise_rng, labels=labels)
         if self.average is not None and "loss_g" in record:
             self.average.update(self.G)
         self.step, self.batch = self.step + 1, self.batch + 1
@@ -186,13 +196,14 @@ class Run:
         return self.average.model if self.average is not None else self.G
 
     def sample_grid(self):
-        return plots.image_grid(images_of(self.sampler, self.fixed_z))
+        """The fixed noise's images: a square grid, or one row per digit for a conditional run."""
+        return plots.image_grid(images_of(self.sampler, self.fixed_z, labels=self.fixed_labels), nrow=self.grid_row)
 
     # -- helpers -----------------------------------------------------------------------------
     def _meta(self, epoch, batch):
         return {"config": dataclasses.asdict(self.config), "epoch": epoch, "batch": batch, "step": self.step,
                 "data_rng": self.data_rng.bit_generator.state, "noise_rng": self.noise_rng.bit_generator.state,
-                "data": data.fingerprint(self.images), "ema_updates": self.average.updates if self.average else 0}
+                "data": data.fingerprint(self.images, self.labels), "ema_updates": self.average.updates if self.average else 0}
 
     def _check_state(self):
         """TrainingDiverged when a weight, a BatchNorm statistic or an Adam moment is NaN or infinite."""
@@ -229,7 +240,7 @@ class Run:
         c = self.config
         terms = ", ".join(f"{name} {getattr(c, name):g}" for name in TERMS if getattr(c, name))
         every = f" every {c.reg_every} steps" if terms and c.reg_every > 1 else ""
-        self.log(f"minigan: {c.model} GAN, {c.loss} loss{f' with {terms}{every}' if terms else ''}, "
+        self.log(f"minigan: {'conditional ' if c.conditional else ''}{c.model} GAN, {c.loss} loss{f' with {terms}{every}' if terms else ''}, "
                  f"{len(self.images)} images, batch {c.batch_size}, "
                  f"{len(self.batches)} steps/epoch, {c.epochs} epochs, backend {backend.get_backend()}, "
                  f"out {self.folder.path}")

@@ -14,6 +14,7 @@ from .. import backend
 from ..checks import is_int
 from ..errors import ConfigError
 from ..gan import models
+from ..nn.conditional import num_classes
 from . import checkpoint, plots
 
 
@@ -25,9 +26,25 @@ def load_generator(checkpoint_path):
     """
     saved = checkpoint.load_checkpoint(checkpoint_path)
     config = checkpoint.config_of(saved)
-    G, _ = models.build(config.model, config.z_dim, spectral_norm=config.spectral_norm)
+    G, _ = models.build(config.model, config.z_dim, spectral_norm=config.spectral_norm, num_classes=config.num_classes)
     checkpoint.restore(saved, G, sampler=True)
     return G.eval(), config.z_dim
+
+
+def classes_of(checkpoint_path):
+    """The number of classes the checkpoint's generator is conditioned on (0: not conditional)."""
+    return checkpoint.config_of(checkpoint.load_checkpoint(checkpoint_path)).num_classes
+
+
+def _check_digit(digit, checkpoint_path):
+    """The number of classes of the checkpoint's generator, after checking that it can draw ``digit``."""
+    classes = classes_of(checkpoint_path)
+    if not classes:
+        raise ConfigError("digit", "asks for a digit, but this generator is not conditional (train one with "
+                                   "minigan train --conditional)", owner="sample")
+    if digit != "all" and not (is_int(digit, 0) and digit < classes):
+        raise ConfigError("digit", f"must be 0 to {classes - 1} or all, got {digit!r}", owner="sample")
+    return classes
 
 
 def _check_positive_int(value, name, owner):
@@ -45,30 +62,71 @@ def _check_steps(value, name, owner):
         raise ConfigError(name, f"must be an int >= 2, got {value!r}", owner=owner)
 
 
-def images_of(G, z, chunk=256):
+def images_of(G, z, chunk=256, labels=None):
     """G(z) in eval mode, ``chunk`` noise vectors at a time, as float32 host images (N, 1, 28, 28).
 
-    ``z`` may live on the host or the device; G's train/eval mode is left as it was.
+    ``z`` may live on the host or the device; G's train/eval mode is left as it was. ``labels``
+    (N,) ints: the digits a conditional G is asked for, one per noise vector.
     """
     training = G.training
     G.eval()
     try:
-        parts = [backend.to_numpy(G(backend.asarray(z[i:i + chunk], "float32"))) for i in range(0, len(z), chunk)]
+        parts = [backend.to_numpy(G.given(None if labels is None else backend.asarray(labels[i:i + chunk], "int64"))(
+            backend.asarray(z[i:i + chunk], "float32"))) for i in range(0, len(z), chunk)]
     finally:
         G.train(training)
     return np.concatenate(parts).astype(np.float32)
 
 
-def generate(checkpoint_path, n, seed=0):
+def balanced_labels(n, num_classes, rng=None):
+    """``n`` labels with every class as equally often as n allows, in an order shuffled by ``rng``
+    (a numpy Generator; None keeps them sorted by class, 0 0 0 1 1 1 ...). Host int64 (n,)."""
+    labels = np.sort(np.arange(n) % num_classes)
+    return labels if rng is None else rng.permutation(labels)
+
+
+def rows_per_class(n, num_classes):
+    """The labels of a grid with one row per class and ceil(n / num_classes) images in each, and that row length."""
+    per_row = -(-n // num_classes)
+    return np.repeat(np.arange(num_classes), per_row), per_row
+
+
+def generate(checkpoint_path, n, seed=0, labels=None):
     """``n`` images from the checkpoint's generator, (n, 1, 28, 28) float32 in [0, 1], on the host.
 
     The noise is ``numpy.random.default_rng(seed).standard_normal((n, z_dim))``: the images that
-    ``minigan sample --seed`` draws.
+    ``minigan sample --seed`` draws. ``labels``, for a conditional generator (``minigan train
+    --conditional``): the digit to draw, an int for all n or an array of n ints; None draws every
+    digit equally often, in order (``balanced_labels``). ConfigError naming ``labels`` when the
+    generator is not conditional, a label is out of range or the array's length is not n.
     """
     _check_positive_int(n, "n", "generate")
     _check_seed(seed, "generate")
     G, z_dim = load_generator(checkpoint_path)
-    return images_of(G, np.random.default_rng(seed).standard_normal((n, z_dim)))
+    return images_of(G, np.random.default_rng(seed).standard_normal((n, z_dim)),
+                     labels=labels_for(G, n, labels, "generate"))
+
+
+def labels_for(G, n, labels, owner):
+    """The n labels (host int64) that ``labels`` asks a generator G for, or None for an unconditional G."""
+    classes = num_classes(G)
+    if labels is None:
+        return balanced_labels(n, classes) if classes else None
+    if not classes:
+        raise ConfigError("labels", "were given, but this generator is not conditional (it was trained without "
+                                    "--conditional; train one with minigan train --conditional)", owner=owner)
+    if is_int(labels) or isinstance(labels, np.integer):
+        labels = np.full(n, labels, dtype=np.int64)
+    values = np.asarray(labels)
+    if values.dtype.kind not in ("i", "u") or values.ndim != 1:
+        raise ConfigError("labels", f"must be an int or a 1-D array of ints, got {labels!r}", owner=owner)
+    if len(values) != n:
+        raise ConfigError("labels", f"must be one per image, {n}, got {len(values)}", owner=owner)
+    outside = values[(values < 0) | (values >= classes)]
+    if len(outside):
+        raise ConfigError("labels", f"must lie in 0..{classes - 1} (the classes this generator knows), "
+                                    f"got {int(outside[0])}", owner=owner)
+    return values.astype(np.int64)
 
 
 def slerp(z0, z1, t):
@@ -86,27 +144,33 @@ def slerp(z0, z1, t):
     return (np.sin((1.0 - t) * omega) * z0 + np.sin(t * omega) * z1) / math.sin(omega)
 
 
-def interpolate(checkpoint_path, rows, steps, seed=0):
+def interpolate(checkpoint_path, rows, steps, seed=0, labels=None):
     """``rows`` walks through latent space, each from one noise vector to another in ``steps`` images.
 
-    Returns (rows * steps, 1, 28, 28) images, row by row (the DCGAN paper's figure).
+    Returns (rows * steps, 1, 28, 28) images, row by row (the DCGAN paper's figure). ``labels``, for
+    a conditional generator: the digit of each row, an int for all or an array of ``rows`` ints
+    (None: balanced, as ``generate``).
     """
     _check_positive_int(rows, "rows", "interpolate")
     _check_steps(steps, "steps", "interpolate")
     _check_seed(seed, "interpolate")
     G, z_dim = load_generator(checkpoint_path)
+    row_labels = labels_for(G, rows, labels, "interpolate")
     ends = np.random.default_rng(seed).standard_normal((rows, 2, z_dim))
     z = np.concatenate([slerp(a, b, np.linspace(0.0, 1.0, steps)) for a, b in ends])
-    return images_of(G, z)
+    return images_of(G, z, labels=None if row_labels is None else np.repeat(row_labels, steps))
 
 
-def sample(checkpoint_path, n=64, seed=0, out="samples.png", nrow=None, interpolate_steps=None, each=None):
+def sample(checkpoint_path, n=64, seed=0, out="samples.png", nrow=None, interpolate_steps=None, each=None,
+           digit=None):
     """Draw samples from a checkpoint's generator and write them; returns the paths written.
 
     ``out``: a grid PNG (its folder is created). ``nrow``: images per row (default: a square).
     ``interpolate_steps``: instead of independent samples, ceil(n / steps) rows that each walk
     between two noise vectors in that many steps. ``each``: also write every image as its own
     28x28 PNG (sample_00000.png, ...) into that folder, for tools that score images one by one.
+    ``digit``, for a conditional generator: the digit to draw (an int), or "all" for one row per
+    digit (ceil(n / 10) images each; with ``interpolate_steps``, one walk per digit).
     """
     _check_positive_int(n, "n", "sample")
     _check_seed(seed, "sample")
@@ -116,12 +180,19 @@ def sample(checkpoint_path, n=64, seed=0, out="samples.png", nrow=None, interpol
                                  + (" (a folder)" if out.is_dir() else ""), owner="sample")
     if nrow is not None:
         _check_positive_int(nrow, "nrow", "sample")
+    classes = None if digit is None else _check_digit(digit, checkpoint_path)
     if interpolate_steps is not None:
         _check_steps(interpolate_steps, "interpolate", "sample")
-        images = interpolate(checkpoint_path, -(-n // interpolate_steps), interpolate_steps, seed)
+        rows = classes if digit == "all" else -(-n // interpolate_steps)
+        images = interpolate(checkpoint_path, rows, interpolate_steps, seed,
+                             labels=np.arange(classes) if digit == "all" else digit)
         nrow = interpolate_steps
+    elif digit == "all":
+        labels, per_row = rows_per_class(n, classes)
+        images = generate(checkpoint_path, len(labels), seed, labels=labels)
+        nrow = nrow or per_row
     else:
-        images = generate(checkpoint_path, n, seed)
+        images = generate(checkpoint_path, n, seed, labels=digit)
     out.parent.mkdir(parents=True, exist_ok=True)
     plots.save_png(plots.image_grid(images, nrow=nrow), out)
     written = [out]

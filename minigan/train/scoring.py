@@ -14,7 +14,7 @@ import numpy as np
 from .. import metrics
 from ..errors import ConfigError
 from ..metrics import classifier
-from .sampling import images_of
+from .sampling import balanced_labels, images_of
 
 
 def scorer_for(config, log):
@@ -29,15 +29,17 @@ def scorer_for(config, log):
         judge = classifier.load(config.classifier) if config.classifier else None
     except classifier.ClassifierError as error:
         raise ConfigError("classifier", f"{error}") from None
-    return EpochScorer(metrics.Reference(classifier=judge), config.eval_n, config.z_dim, config.seed)
+    return EpochScorer(metrics.Reference(classifier=judge), config.eval_n, config.z_dim, config.seed,
+                       num_classes=config.num_classes)
 
 
 class EpochScorer:
     """Scores G on fixed noise; remembers the best coverage so far to spot a collapse."""
 
-    def __init__(self, reference, n, z_dim, seed):
+    def __init__(self, reference, n, z_dim, seed, num_classes=0):
         self.reference = reference
         self.z = np.random.default_rng([seed, 4]).standard_normal((n, z_dim)).astype(np.float32)
+        self.labels = balanced_labels(n, num_classes) if num_classes else None   # a conditional G's digits
         self.best_coverage, self.best_epoch = 0, None
 
     def score(self, G, epoch, snapshot_of=lambda epoch: None):
@@ -47,13 +49,17 @@ class EpochScorer:
         snapshot, ``snapshot_of(epoch)``, if it is kept) or when 3 or fewer digits are covered.
         """
         start = time.perf_counter()
-        result = self.reference.evaluate(images_of(G, self.z, chunk=250))
+        result = self.reference.evaluate(images_of(G, self.z, chunk=250, labels=self.labels), self.labels)
         seconds = time.perf_counter() - start
-        record = {k: result[k] for k in ("fid", "score", "coverage", "missing", "precision", "recall")}
+        keys = ("fid", "score", "coverage", "missing", "precision", "recall") + (
+            ("agreement", "agreement_per_class", "intra_fid") if self.labels is not None else ())
+        record = {k: result[k] for k in keys}
         record["eval_s"] = seconds
+        asked = (f" | asked-for {100 * result['agreement']:.0f}% | intra-FID {result['intra_fid']:.0f}"
+                 if self.labels is not None else "")
         line = (f"epoch {epoch} scores | FID {result['fid']:.1f} | score {result['score']:.2f} | "
                 f"{self.reference.kinds} {result['coverage']}/10 | precision {result['precision']:.2f} | "
-                f"recall {result['recall']:.2f} | {seconds:.1f} s")
+                f"recall {result['recall']:.2f}{asked} | {seconds:.1f} s")
         warning = None
         if result["coverage"] < self.best_coverage or result["coverage"] <= 3:
             missing = ", ".join(str(d) for d in result["missing"])

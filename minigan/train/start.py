@@ -6,7 +6,7 @@ until the folder is claimed in the last step:
 1. the settings: the config checked; a resumed run's is the checkpoint's with the user's changes
    (``resumed_config``), which may not touch the networks' shapes;
 2. the folder: writable, not yet claimed (``folder.RunFolder``);
-3. the backend and the data (``parts.use_backend``, ``parts.load_images``);
+3. the backend and the data (``parts.use_backend``, ``parts.load_data``);
 4. the networks, optimizers, random generators and batches (``run.Run``, from ``parts``);
 5. a resumed run only: the weights, BatchNorm statistics, optimizer moments and weight average
    (``restore_state``), then the position: random generators, epoch, batch, permutation
@@ -54,7 +54,7 @@ def new_run(config, overwrite=False, log=print, verbose=False):
     folder = RunFolder(config.out)                                       # step 2
     folder.check_writable()
     parts.use_backend(config.backend, log, verbose)                      # step 3
-    run = Run(config, parts.load_images(config), folder, log)            # step 4
+    run = Run(config, *parts.load_data(config), folder, log)             # step 4
     with folder.claim(overwrite=overwrite):                              # step 6
         run.files = RunFiles(folder, config, keep_until_step=None)
         run.files.write_real_samples(run.images, config.n_samples)
@@ -72,7 +72,7 @@ def resumed_run(path, changes=None, overwrite=False, log=print, verbose=False):
     folder = RunFolder(config.out)                                       # step 2
     folder.check_writable()
     parts.use_backend(config.backend, log, verbose)                      # step 3
-    run = Run(config, parts.load_images(config), folder, log)            # step 4
+    run = Run(config, *parts.load_data(config), folder, log)             # step 4
     restore_state(run, saved)                                            # step 5
     restore_position(run, saved, old)
     home = pathlib.Path(path).parent
@@ -142,7 +142,7 @@ def restore_position(run, saved, old):
         if run.augment is not None:
             run.augment.rng = run.noise_rng
     if "data" in meta:
-        changed = meta["data"] != data.fingerprint(run.images)
+        changed = meta["data"] != data.fingerprint(run.images, run.labels)
     else:                                          # a checkpoint from before fingerprints: compare sizes
         changed = run.perm is not None and len(run.perm) != len(run.images)
         if config.limit is not None:
