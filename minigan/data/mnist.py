@@ -4,6 +4,8 @@
 (500 per class; see minigan/data/mnist-5k/README.md for provenance and licence), so
 training needs no download. ``load_mnist(path)`` reads a directory with the standard file
 names, e.g. an MNIST copy you have or Debian's Fashion-MNIST (/usr/share/datasets/fashion-mnist).
+``load_mnist("mnist")`` and ``load_mnist("fashion-mnist")`` read the full data sets from minigan's
+cache, fetching them once (``download.py``).
 """
 import hashlib
 import os
@@ -11,6 +13,7 @@ import pathlib
 
 import numpy as np
 
+from . import download
 from .idx import IdxError, read_idx
 
 EMBEDDED = pathlib.Path(__file__).resolve().parent / "mnist-5k"
@@ -48,6 +51,7 @@ def load_mnist(path=None, split="train", scale="unit", limit=None, seed=0):
     path : str or path-like, optional
         A directory holding ``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte`` (or the
         ``t10k-`` pair for ``split="test"``), raw or .gz. None: the embedded 5,000 MNIST digits.
+        "mnist" or "fashion-mnist": the full data set, from the cache (fetched once; ``download.py``).
     split : {"train", "test"}
     scale : {"unit", "tanh"}
         Pixel range: [0, 1] for a sigmoid generator, [-1, 1] for a tanh one.
@@ -66,6 +70,8 @@ def load_mnist(path=None, split="train", scale="unit", limit=None, seed=0):
         if split == "test":
             raise ValueError("load_mnist: the embedded 5,000 digits have no test split; pass path=... for one")
         directory, prefix = EMBEDDED, ""
+    elif download.is_name(path):
+        directory, prefix = download.fetch(path, split), "train-" if split == "train" else "t10k-"
     else:
         directory, prefix = pathlib.Path(os.path.expanduser(path)), "train-" if split == "train" else "t10k-"
         if not directory.is_dir():

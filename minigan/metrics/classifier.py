@@ -186,7 +186,8 @@ def train_classifier(data_dir=None, epochs=30, batch_size=64, lr=1e-3, heldout=1
         x_all = shift(images[order], rng)
         losses_seen = [_classifier_step(net, opt, x_all[i:i + batch_size], labels[order[i:i + batch_size]])
                        for i in range(0, len(order) - batch_size + 1, batch_size)]
-        where = None if data_dir is None else str(pathlib.Path(data_dir).expanduser().resolve())  # usable from anywhere
+        where = (data_dir if data_dir is None or data.download.is_name(data_dir)      # a name, or a path usable
+                 else str(pathlib.Path(data_dir).expanduser().resolve()))           # from anywhere
         classifier = Classifier(features, head, test, where, seed=seed,
                                 fingerprint=data.fingerprint(images))
         accuracy = float((classifier.predict(images[test]).argmax(axis=1) == labels[test]).mean())
