@@ -51,8 +51,9 @@ def _train_parser(sub):
                     "checkpoint.npz, real_samples.png, per-epoch grids and generator snapshots, samples.png, "
                     "curves.png and progress.gif into the run folder (--out).")
     _add_config_options(p)
-    p.add_argument("--resume", metavar="CKPT", help="Continue the run of this checkpoint.npz; options given "
-                   "with it change that run's settings (not --model or --z-dim), --epochs is the total to reach.")
+    p.add_argument("--resume", metavar="CKPT", help="Continue the run of this checkpoint.npz (or of this run "
+                   "folder); options given with it change that run's settings (not --model, --z-dim, "
+                   "--spectral-norm or --conditional), --epochs is the total to reach.")
     p.add_argument("--overwrite", action="store_true",
                    help="Replace the run already in --out (only the files minigan wrote are removed).")
     p.add_argument("--verbose", action="store_true", help="Also log the process settings minigan changes "
@@ -63,12 +64,12 @@ def _sample_parser(sub):
     p = sub.add_parser("sample", help="draw samples from a trained generator",
                        description="Draw samples from a checkpoint's generator (checkpoint.npz or a "
                                    "generator_epoch_NNN.npz snapshot) and save them as a grid PNG.")
-    p.add_argument("--checkpoint", required=True, help="A checkpoint.npz or generator snapshot written by "
+    p.add_argument("--checkpoint", required=True, help="A run folder, or a checkpoint.npz or generator snapshot written by "
                    "minigan train.")
     p.add_argument("--n", type=int, default=64, help="Number of samples (default: 64).")
     p.add_argument("--seed", type=int, default=0, help="Seed of the noise vectors (default: 0).")
-    p.add_argument("--out", default="samples.png", help="The grid PNG to write; its folder is created "
-                   "(default: samples.png).")
+    p.add_argument("--out", default=None, help="The grid PNG to write; its folder is created "
+                   "(default: samples.png, or none with --each).")
     p.add_argument("--nrow", type=int, default=None, help="Images per row of the grid (default: a square).")
     p.add_argument("--interpolate", type=int, default=None, metavar="STEPS", help="Draw walks through "
                    "latent space instead: each row goes from one noise vector to another in STEPS images.")
@@ -77,6 +78,16 @@ def _sample_parser(sub):
     p.add_argument("--digit", default=None, metavar="D", help="For a generator trained with --conditional: the "
                    "digit to draw (0-9), or all for one row per digit.")
     _add_backend(p)
+
+
+def _data_parser(sub):
+    from .data.download import DATASETS, ENV
+    p = sub.add_parser("data", help="list the full-size data sets in minigan's cache, or fetch one",
+                       description="The full-size data sets that --data NAME reads (--data mnist, --data "
+                                   "fashion-mnist): where each is cached, which files are there, and where they come "
+                                   f"from. With a NAME, fetch what is missing first. The cache is ${ENV} if set, "
+                                   "else the user's cache folder.")
+    p.add_argument("name", nargs="?", choices=tuple(DATASETS), help="A data set to fetch now.")
 
 
 def _gradcheck_parser(sub):
@@ -91,7 +102,8 @@ def _classifier_parser(sub):
                        description="Train the evaluator (minigan.metrics.classifier) on MNIST-format data, keeping a "
                                    "class-balanced held-out split, and save it as an .npz. With no options it "
                                    "rebuilds the classifier shipped with minigan.")
-    p.add_argument("--data", default=None, metavar="DIR", help="A folder with MNIST-format training files "
+    p.add_argument("--data", default=None, metavar="DATA", help="The data: mnist or fashion-mnist (fetched once; see "
+                   "minigan data), or a folder with MNIST-format training files "
                    "(default: the 5,000 MNIST digits inside minigan).")
     p.add_argument("--out", default="classifier.npz", help="The .npz to write (default: classifier.npz).")
     p.add_argument("--epochs", type=int, default=30, help="Passes over the training split (default: 30).")
@@ -105,7 +117,7 @@ def _eval_parser(sub):
     p = sub.add_parser("eval", help="score a generator: FID, classifier score, coverage, precision, recall",
                        description="Score a checkpoint's generator against held-out real digits with the "
                                    "digit classifier (see the README's section on quality metrics).")
-    p.add_argument("--checkpoint", required=True, help="A checkpoint.npz or generator snapshot.")
+    p.add_argument("--checkpoint", required=True, help="A run folder, or a checkpoint.npz or generator snapshot.")
     p.add_argument("--n", type=int, default=1000, help="Samples to score; compare FIDs only at the same n "
                    "(default: 1000).")
     p.add_argument("--seed", type=int, default=0, help="Seed of the noise vectors (default: 0).")
@@ -166,14 +178,25 @@ def build_parser():
         prog="minigan", description="GANs from scratch on NumPy/CuPy, every gradient hand-written and checked.")
     parser.add_argument("--version", action="version", version=f"minigan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{train,sample,eval,train-classifier,sweep,gradcheck}")
+                                metavar="{train,sample,eval,train-classifier,sweep,data,gradcheck}")
     _train_parser(sub)
     _sample_parser(sub)
     _eval_parser(sub)
     _classifier_parser(sub)
     _sweep_parser(sub)
+    _data_parser(sub)
     _gradcheck_parser(sub)
+    parser.commands = sub.choices                  # {name: its parser}, for _parse's errors
     return parser
+
+
+def _parse(parser, argv):
+    """The parsed arguments; an option the command does not know is reported with that command's usage
+    (argparse alone reports it against the top-level usage, which lists no option)."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def _use_backend(args):
@@ -203,7 +226,8 @@ def run_sample(args):
             digit = int(digit)
         except ValueError:
             raise ConfigError("digit", f"must be 0 to 9 or all, got {digit!r}", owner="sample") from None
-    written = sample(args.checkpoint, n=args.n, seed=args.seed, out=args.out, nrow=args.nrow,
+    out = args.out if args.out is not None or args.each is not None else "samples.png"
+    written = sample(args.checkpoint, n=args.n, seed=args.seed, out=out, nrow=args.nrow,
                      interpolate_steps=args.interpolate, each=args.each, digit=digit)
     print("wrote " + ", ".join(str(path) for path in written))
     return 0
@@ -287,6 +311,15 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def run_data(args):
+    from .data import download
+    if args.name:
+        download.fetch(args.name)
+    for name in [args.name] if args.name else download.DATASETS:
+        print("\n".join(download.describe(name)))
+    return 0
+
+
 def run_gradcheck(args):
     from .gradcheck.suite import main as gradcheck_main
     if args.seed < 0:
@@ -313,9 +346,9 @@ def describe(error):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = _parse(build_parser(), argv)
     command = {"train": run_train, "sample": run_sample, "eval": run_eval, "train-classifier": run_train_classifier,
-               "sweep": run_sweep, "gradcheck": run_gradcheck}[args.command]
+               "sweep": run_sweep, "data": run_data, "gradcheck": run_gradcheck}[args.command]
     try:
         return command(args)
     except BrokenPipeError:                        # the reader went away (| head): nothing to say

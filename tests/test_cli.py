@@ -198,6 +198,7 @@ def _bad_meta(meta):
 
 @pytest.mark.parametrize("make, phrases", [
     (lambda tmp_path: tmp_path / "missing.npz", ["missing.npz", "no such checkpoint"]),
+    (lambda tmp_path: tmp_path, ["a folder with no checkpoint.npz", "give a run folder or a checkpoint file"]),
     (_renamed_npy, ["weights.npz", "not a minigan checkpoint"]),
     (_random_bytes, ["random.npz", "not a minigan checkpoint"]),
     (_bad_meta({"format": "minigan-checkpoint-1"}), ["malformed metadata", "config"]),
@@ -467,3 +468,25 @@ def test_train_classifier_checks_its_out_before_training(finished_run, tmp_path)
         _one_line(result, 2, "--out", phrase)
         assert "epoch" not in result.stdout                    # refused before any training
         assert finished_run.joinpath("checkpoint.npz").read_bytes() == before
+
+
+def test_a_run_folder_stands_for_its_checkpoint_and_the_finish_says_what_next(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    assert mg.cli.main(["train", *map(str, TINY), "--epochs", "1", "--out", str(run)]) == 0
+    said = capsys.readouterr().out
+    assert f"checkpoint {run / 'checkpoint.npz'}; score it with minigan eval --checkpoint {run}" in said
+    monkeypatch.chdir(tmp_path)
+    assert mg.cli.main(["sample", "--checkpoint", str(run), "--n", "3", "--each", "each"]) == 0
+    assert sorted(p.name for p in (tmp_path / "each").iterdir()) == [f"sample_0000{i}.png" for i in range(3)]
+    assert not (tmp_path / "samples.png").exists()                     # --each alone writes no grid
+    assert mg.cli.main(["train", "--resume", str(run), "--epochs", "2"]) == 0
+    assert "resumed from" in capsys.readouterr().out
+    assert not (run / ".minigan.lock").exists()
+
+
+def test_an_unknown_option_is_reported_with_its_commands_usage(capsys):
+    with pytest.raises(SystemExit) as stop:
+        mg.cli.main(["train", "--lr-gg", "1"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: minigan train") and "unrecognized arguments: --lr-gg 1" in err

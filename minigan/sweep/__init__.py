@@ -268,7 +268,8 @@ def _setting_of(row):
 
 
 def summarise(rows):
-    """{setting: {"fid": median, "fid_range": (lo, hi), "coverage": median, "ok", "collapsed", "diverged"}}."""
+    """{setting: {"fid": median, "fid_range": (lo, hi), "coverage": the fewest digits any seed covered, "ok",
+    "collapsed", "diverged"}}: a whole number of digits, and the worst case, where a collapse shows."""
     groups = {}
     for row in rows:
         groups.setdefault(_setting_of(row), []).append(row)
@@ -278,7 +279,7 @@ def summarise(rows):
         summary[setting] = {
             "fid": statistics.median(fids) if fids else math.nan,
             "fid_range": (min(fids), max(fids)) if fids else (math.nan, math.nan),
-            "coverage": statistics.median([r["coverage"] for r in group if "coverage" in r] or [0]),
+            "coverage": min([r["coverage"] for r in group if "coverage" in r] or [0]),
             **{status: sum(r["status"] == status for r in group) for status in ("ok", "collapsed", "diverged")}}
     return summary
 
@@ -290,7 +291,7 @@ def markdown(rows, grid):
              f"FID on n = {metrics.N_DEFAULT} (median, and the range over seeds); a run 'collapsed' below "
              f"{COLLAPSED_BELOW} digits covered.", "",
              "| loss | lr (x reference) | G's lr ratio | beta1 | d_steps | R1 γ | spectral norm | augment "
-             "| FID median | FID range | digits (median) | ok | collapsed | diverged |",
+             "| FID median | FID range | digits (fewest) | ok | collapsed | diverged |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for setting, s in sorted(summary.items(), key=lambda item: (math.isnan(item[1]["fid"]), item[1]["fid"])):
         lo, hi = s["fid_range"]
@@ -328,7 +329,7 @@ def heatmap(rows, grid, path):
                                         + (f"\naug {m}" if m else "") for a, g, b, d, r, s, m in columns], fontsize=8)
     ax.set_yticks(range(len(grid.losses)), grid.losses)
     ax.set_title(f"{grid.model}, {grid.epochs} epochs: median FID over {grid.seeds} seeds, lower is better\n"
-                 "(digits covered; * a seed collapsed or diverged)", fontsize=9)
+                 "(the fewest digits a seed covered; * a seed collapsed or diverged)", fontsize=9)
     fig.colorbar(image, ax=ax, label="FID")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -83,7 +83,7 @@ class SweepFolder:
 
     def release(self):
         if self._lock is not None:
-            self._lock.close()
+            self._lock.release()
             self._lock = None
 
 

@@ -73,9 +73,25 @@ def save_generator(path, G, meta):
     _write_atomically(path, arrays)
 
 
-def load_checkpoint(path):
-    """Read a checkpoint into ``{"meta": dict, "arrays": {name: ndarray}}``; CheckpointError if unreadable."""
+CHECKPOINT_NAME = "checkpoint.npz"         # a run folder's checkpoint
+
+
+def resolve(path):
+    """The checkpoint file that ``path`` names: itself, or a run folder's checkpoint.npz."""
     path = pathlib.Path(path)
+    if path.is_dir():
+        if not (path / CHECKPOINT_NAME).is_file():
+            raise CheckpointError(f"{path}: a folder with no {CHECKPOINT_NAME} (give a run folder or a checkpoint file)")
+        return path / CHECKPOINT_NAME
+    return path
+
+
+def load_checkpoint(path):
+    """Read a checkpoint into ``{"meta": dict, "arrays": {name: ndarray}}``; CheckpointError if unreadable.
+
+    ``path``: a checkpoint or generator snapshot file, or a run folder (its checkpoint.npz).
+    """
+    path = resolve(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     if not zipfile.is_zipfile(path):

@@ -95,8 +95,10 @@ class TrainConfig:
                                        "(default: 0.01 for wasserstein without --gp, otherwise no clipping; "
                                        "wgan-gp's penalty replaces it).")
     seed: int = _setting(0, "Seed of the initial weights, the data order, the --limit subset and the noise.")
-    data: str = _setting(None, "A folder with train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] "
-                               "(default: the 5,000 MNIST digits inside minigan).", metavar="DIR")
+    data: str = _setting(None, "The data: mnist or fashion-mnist for the full set (60,000 images, fetched once into "
+                               "minigan's cache; see minigan data), or a folder with train-images-idx3-ubyte[.gz] "
+                               "and train-labels-idx1-ubyte[.gz] "
+                               "(default: the 5,000 MNIST digits inside minigan).", metavar="DATA")
     limit: int = _setting(None, "Train on a seeded, class-balanced subset of this many images "
                                 "(default: all of them).", metavar="N")
     out: str = _setting(None, "The run folder (default: a new runs/<date>-<time> folder).", metavar="DIR")

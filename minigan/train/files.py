@@ -22,7 +22,7 @@ class RunFiles:
 
     def __init__(self, folder, config, keep_until_step=None, copy_from=None):
         self.path = folder.path
-        self.checkpoint = self.path / "checkpoint.npz"
+        self.checkpoint = self.path / checkpoint.CHECKPOINT_NAME
         self.keep_snapshots = config.keep_snapshots
         if copy_from is not None and (copy_from / "metrics.jsonl").exists():
             shutil.copyfile(copy_from / "metrics.jsonl", self.path / "metrics.jsonl")

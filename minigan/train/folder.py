@@ -131,9 +131,9 @@ class RunFolder:
         self._lock = exclusive_lock(self.path / LOCK_NAME, "another minigan process")
 
     def release(self):
-        """Give up the lock (the process's exit does the same)."""
+        """Give up the lock and remove its file (the process's exit gives up the lock too)."""
         if self._lock is not None:
-            self._lock.close()
+            self._lock.release()
             self._lock = None
 
     def __enter__(self):
@@ -154,7 +154,7 @@ def refuse_links(paths):
 
 
 def exclusive_lock(path, holder):
-    """An open file holding an exclusive ``flock`` on ``path`` (created if need be; never through a link).
+    """A ``FolderLock`` holding an exclusive ``flock`` on ``path`` (created if need be; never through a link).
 
     RunFolderError, naming the folder and ``holder`` ("another minigan process"), when it is held
     already. The operating system releases it when the process ends, even by kill -9. None where
@@ -164,17 +164,43 @@ def exclusive_lock(path, holder):
         import fcntl
     except ImportError:
         return None
-    try:                                                # O_NOFOLLOW: never create a link's target
-        handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644), "a+")
-    except OSError as error:
-        raise RunFolderError(f"{path} cannot be opened as minigan's lock ({error.strerror}; remove it, or "
-                             "choose another --out)") from None
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as error:
+    while True:
+        try:                                            # O_NOFOLLOW: never create a link's target
+            handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644), "a+")
+        except OSError as error:
+            raise RunFolderError(f"{path} cannot be opened as minigan's lock ({error.strerror}; remove it, or "
+                                 "choose another --out)") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            handle.close()
+            if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise RunFolderError(f"{path.parent} is in use by {holder} "
+                                     "(wait for it to finish, or choose another --out)") from None
+            raise
+        if _same_file(handle, path):                     # not removed by its last holder while we waited
+            return FolderLock(path, handle)
         handle.close()
-        if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-            raise RunFolderError(f"{path.parent} is in use by {holder} "
-                                 "(wait for it to finish, or choose another --out)") from None
-        raise
-    return handle
+
+
+def _same_file(handle, path):
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path, follow_symlinks=False))
+    except OSError:
+        return False
+
+
+class FolderLock:
+    """A held lock file; ``release()`` removes the file, then gives up the lock, so a finished run
+    leaves no lock behind (a process that opened the file meanwhile sees it gone and opens a new one)."""
+
+    def __init__(self, path, handle):
+        self.path, self.handle = path, handle
+
+    def release(self):
+        if self.handle is None:
+            return
+        if _same_file(self.handle, self.path):
+            self.path.unlink()
+        self.handle.close()
+        self.handle = None

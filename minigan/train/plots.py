@@ -68,9 +68,11 @@ def _smooth(values, window):
 
 
 def plot_curves(records, path, output_labels=("D(x)", "D(G(z))"), kinds="digits"):
-    """Draw loss_D and loss_G, and D's mean output on real and fake batches, against the step.
+    """Draw loss_D and loss_G, D's mean output on real and fake batches, and both players' gradient
+    norms, against the step.
 
-    ``records`` are the metrics-log dicts (keys step, loss_d, loss_g, d_real, d_fake); a record
+    ``records`` are the metrics-log dicts (keys step, loss_d, loss_g, d_real, d_fake, grad_norm_d,
+    grad_norm_g); a record
     without loss_g (a D-only step) adds to the D curves only. Curves are smoothed over a window of
     about 1/50 of the run. Draws on its own ``matplotlib.figure.Figure``: the caller's pyplot
     state and backend are left alone. Records with gradient penalties (gp, r1, r2) add a panel of
@@ -85,14 +87,19 @@ def plot_curves(records, path, output_labels=("D(x)", "D(G(z))"), kinds="digits"
     if not records:
         raise ValueError("plot_curves: no records with a loss_d")
     terms = [name for name in penalties.TERMS if any(name in r for r in records)]
-    panels = 2 + bool(terms) + bool(scores)
+    norms = any(r.get("grad_norm_d") is not None for r in records)
+    panels = 2 + norms + bool(terms) + bool(scores)
     fig = Figure(figsize=(5.5 * panels, 4))
-    axes = fig.subplots(1, panels)
+    axes = list(fig.subplots(1, panels))
     ax_loss, ax_d = axes[0], axes[1]
+    ax_norm = axes[2] if norms else None
+    ax_terms = axes[2 + norms] if terms else None
     curves = [(ax_loss, "loss_d", "loss_D"), (ax_loss, "loss_g", "loss_G"),
               (ax_d, "d_real", output_labels[0]), (ax_d, "d_fake", output_labels[1])]
+    if norms:
+        curves += [(ax_norm, "grad_norm_d", "‖∇θ_D L_D‖"), (ax_norm, "grad_norm_g", "‖∇θ_G L_G‖")]
     for name in terms:
-        curves += [(axes[2], name, f"{name} penalty"), (axes[2], f"{name}_norm", f"‖∇D(x)‖ at {penalties.TERMS[name]}")]
+        curves += [(ax_terms, name, f"{name} penalty"), (ax_terms, f"{name}_norm", f"‖∇D(x)‖ at {penalties.TERMS[name]}")]
     for ax, key, label in curves:
         points = [(r["step"], r[key]) for r in records if r.get(key) is not None]
         if points:
@@ -101,9 +108,11 @@ def plot_curves(records, path, output_labels=("D(x)", "D(G(z))"), kinds="digits"
             ax.plot(step[len(step) - len(smooth):], smooth, label=label)
     ax_loss.set(title="losses", xlabel="step")
     ax_d.set(title="discriminator output on real and fake batches", xlabel="step")
+    if norms:
+        ax_norm.set(title="gradient norms (all parameters)", xlabel="step", yscale="log")
     if terms:
-        axes[2].set(title="gradient penalties", xlabel="step")
-    for ax in axes[:2 + bool(terms)]:
+        ax_terms.set(title="gradient penalties", xlabel="step")
+    for ax in axes[:2 + norms + bool(terms)]:
         ax.grid(alpha=0.3)
         ax.legend()
     if scores:

@@ -62,7 +62,7 @@ class Run:
         self.captured = (CapturedStep(self.G, self.critic, self.loss, self.opt_g, self.opt_d, log=log)
                          if parts.captures_steps(config, log) else None)
         self.epoch, self.batch, self.step, self.perm = 0, 0, 0, None
-        self.saved_step, self.record, self.files = None, None, None
+        self.saved_step, self.record, self.files, self.last_scores = None, None, None, None
         self.epoch_records, self.epoch_started, self.pending = [], time.perf_counter(), []
 
     # -- phase 2: the loop (phase 1, start or resume, is start.py's) -------------------------------------------------------------------
@@ -170,7 +170,8 @@ class Run:
                   f"({1e3 * seconds / max(1, len(records)):.0f} ms/step)")
         if self.scorer is not None:
             record, line, warning = self.scorer.score(self.sampler, self.epoch, self.files.snapshot)
-            self.files.metrics.write(dict(record, step=self.step, epoch=self.epoch))
+            self.last_scores = dict(record, step=self.step, epoch=self.epoch)
+            self.files.metrics.write(self.last_scores)
             bar.write(line)
             if warning:
                 bar.write(warning)
@@ -189,6 +190,11 @@ class Run:
         kinds = self.scorer.reference.kinds if self.scorer else "digits"
         written = self.files.write_final(self.sample_grid(), self.loss, with_gif=(status == "finished"), kinds=kinds)
         self.log(f"minigan: {status}; wrote {', '.join(written)} in {self.folder.path}")
+        scores = self.last_scores
+        last = (f"epoch {scores['epoch']}'s scores: FID {scores['fid']:.1f}, {scores['coverage']}/10 {kinds}; "
+                if scores else "")
+        self.log(f"minigan: {last}checkpoint {self.files.checkpoint}; score it with minigan eval --checkpoint "
+                 f"{self.folder.path}, draw from it with minigan sample --checkpoint {self.folder.path}")
 
     @property
     def sampler(self):

@@ -165,7 +165,8 @@ def sample(checkpoint_path, n=64, seed=0, out="samples.png", nrow=None, interpol
            digit=None):
     """Draw samples from a checkpoint's generator and write them; returns the paths written.
 
-    ``out``: a grid PNG (its folder is created). ``nrow``: images per row (default: a square).
+    ``out``: a grid PNG (its folder is created; None: no grid, only ``each``). ``nrow``: images per row
+    (default: a square).
     ``interpolate_steps``: instead of independent samples, ceil(n / steps) rows that each walk
     between two noise vectors in that many steps. ``each``: also write every image as its own
     28x28 PNG (sample_00000.png, ...) into that folder, for tools that score images one by one.
@@ -174,8 +175,10 @@ def sample(checkpoint_path, n=64, seed=0, out="samples.png", nrow=None, interpol
     """
     _check_positive_int(n, "n", "sample")
     _check_seed(seed, "sample")
-    out = pathlib.Path(out)
-    if out.suffix.lower() != ".png" or out.is_dir():
+    if out is None and each is None:
+        raise ConfigError("out", "is None, and no each folder is given: nothing would be written", owner="sample")
+    out = None if out is None else pathlib.Path(out)
+    if out is not None and (out.suffix.lower() != ".png" or out.is_dir()):
         raise ConfigError("out", f"must be a .png file to write, got {str(out)!r}"
                                  + (" (a folder)" if out.is_dir() else ""), owner="sample")
     if nrow is not None:
@@ -193,9 +196,11 @@ def sample(checkpoint_path, n=64, seed=0, out="samples.png", nrow=None, interpol
         nrow = nrow or per_row
     else:
         images = generate(checkpoint_path, n, seed, labels=digit)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    plots.save_png(plots.image_grid(images, nrow=nrow), out)
-    written = [out]
+    written = []
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        plots.save_png(plots.image_grid(images, nrow=nrow), out)
+        written.append(out)
     if each is not None:
         folder = pathlib.Path(each)
         folder.mkdir(parents=True, exist_ok=True)

@@ -21,9 +21,9 @@ def scorer_for(config, log):
     """An EpochScorer for the run, or None when scoring is off or no classifier fits its data."""
     if config.eval_n == 0:
         return None
-    if config.classifier is None and config.data is not None:
-        log("minigan: no per-epoch scores: the shipped classifier knows the embedded MNIST digits only "
-            "(train one with minigan train-classifier --data DIR and pass --classifier)")
+    if config.classifier is None and config.data not in (None, "mnist"):
+        log("minigan: no per-epoch scores: the shipped classifier knows MNIST's digits only "
+            "(train one with minigan train-classifier --data DATA and pass --classifier)")
         return None
     try:
         judge = classifier.load(config.classifier) if config.classifier else None
@@ -65,8 +65,9 @@ class EpochScorer:
             missing = ", ".join(str(d) for d in result["missing"])
             best = snapshot_of(self.best_epoch) if result["coverage"] < self.best_coverage else None
             before = (f"; G of epoch {self.best_epoch} covered {self.best_coverage}: {best}") if best else ""
+            early = "; so early in a run this often clears within an epoch or two" if epoch <= 3 else ""
             warning = (f"minigan: warning: possible mode collapse: the samples of epoch {epoch} show "
-                       f"{result['coverage']} of 10 {self.reference.kinds} (missing: {missing}){before}")
+                       f"{result['coverage']} of 10 {self.reference.kinds} (missing: {missing}){before}{early}")
         if result["coverage"] >= self.best_coverage:
             self.best_coverage, self.best_epoch = result["coverage"], epoch
         return record, line, warning

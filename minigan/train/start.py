@@ -62,7 +62,9 @@ def new_run(config, overwrite=False, log=print, verbose=False):
 
 
 def resumed_run(path, changes=None, overwrite=False, log=print, verbose=False):
-    """The Run saved in the checkpoint at ``path``, with ``changes`` applied, checked before anything is written."""
+    """The Run saved in the checkpoint at ``path`` (or in the run folder ``path``), with ``changes`` applied,
+    checked before anything is written."""
+    path = checkpoint.resolve(path)
     saved = checkpoint.load_checkpoint(path)
     if checkpoint.is_generator_only(saved):
         raise checkpoint.CheckpointError(f"{path}: a generator snapshot cannot be resumed "

@@ -33,7 +33,7 @@ def test_a_folder_with_a_run_is_refused_unless_overwritten(tmp_path):
         RunFolder(folder).claim()
     claimed = RunFolder(folder).claim(overwrite=True)
     claimed.release()
-    assert sorted(p.name for p in folder.iterdir()) == [".minigan.lock", "notes.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]           # the lock file goes with the lock
 
 
 def test_one_writer_at_a_time(tmp_path):
@@ -77,3 +77,21 @@ def test_a_name_minigan_writes_that_is_a_link_is_refused_and_its_target_untouche
     with pytest.raises(RunFolderError, match=f"{name} is a symbolic link"):
         RunFolder(folder).claim(overwrite=True, resuming=resuming)
     assert target.read_text() == "keep me" and not (tmp_path / "created-by-a-link").exists()
+
+
+def test_the_lock_file_goes_when_released_and_a_lock_on_a_removed_file_is_taken_again(tmp_path):
+    from minigan.train.folder import exclusive_lock
+    path = tmp_path / ".minigan.lock"
+    first = exclusive_lock(path, "another minigan process")
+    with pytest.raises(RunFolderError, match="is in use by another minigan process"):
+        exclusive_lock(path, "another minigan process")
+    first.release()
+    assert not path.exists()
+    second = exclusive_lock(path, "another minigan process")            # a fresh file, locked
+    assert path.exists() and second.handle is not None
+    path.unlink()                                                     # someone removed it under us:
+    third = exclusive_lock(path, "another minigan process")            # the name is free, a new lock is taken
+    second.release()                                                  # the old holder leaves the new file alone
+    assert path.exists()
+    third.release()
+    assert not path.exists()

@@ -239,7 +239,7 @@ def test_each_epoch_is_scored_on_fixed_noise(tmp_path):
     assert [(r["epoch"], r["step"]) for r in scores] == [(1, 4), (2, 8)]
     assert all(r["fid"] > 0 and 1.0 <= r["score"] <= 10.0 and 0 <= r["coverage"] <= 10 for r in scores)
     assert sum(line.startswith("epoch 2 scores | FID") for line in logged) == 1
-    assert mg.train.plots.load_png(result["out"] / "curves.png").shape[1] == 1650     # the third panel
+    assert mg.train.plots.load_png(result["out"] / "curves.png").shape[1] == 2200     # the scores, fourth
     again = train(_config(tmp_path, epochs=2, eval_n=40, out=str(tmp_path / "again")), log=_quiet)
     assert [json.loads(line) for line in (again["out"] / "metrics.jsonl").read_text().splitlines()
             if "fid" in line][0]["fid"] == scores[0]["fid"]
@@ -267,18 +267,20 @@ def test_a_drop_in_coverage_is_a_warning_naming_the_better_epoch(tmp_path):
         def __init__(self, coverages):
             self.coverages = iter(coverages)
 
-        def evaluate(self, images):
+        def evaluate(self, images, labels=None):
             covered = next(self.coverages)
             return {"fid": 1.0, "score": 2.0, "coverage": covered, "missing": list(range(covered, 10)),
                     "precision": 0.5, "recall": 0.5}
 
     G, _ = mg.models.build("mlp", z_dim=8, rng=0)
-    scorer = mg.train.scoring.EpochScorer(Reference([8, 10, 6]), n=10, z_dim=8, seed=0)
+    scorer = mg.train.scoring.EpochScorer(Reference([8, 10, 6, 10, 5]), n=10, z_dim=8, seed=0)
     snapshots = {2: tmp_path / "generator_epoch_002.npz"}
-    warnings = [scorer.score(G, epoch, snapshots.get)[2] for epoch in (1, 2, 3)]
-    assert warnings[:2] == [None, None]
+    warnings = [scorer.score(G, epoch, snapshots.get)[2] for epoch in (1, 2, 3, 4, 5)]
+    assert warnings[:2] == [None, None] and warnings[3] is None
     assert "epoch 3 show 6 of 10 digits (missing: 6, 7, 8, 9)" in warnings[2]
     assert "G of epoch 2 covered 10: " + str(snapshots[2]) in warnings[2]
+    assert "so early in a run this often clears within an epoch or two" in warnings[2]   # epoch 3: early
+    assert "epoch 5 show 5 of 10" in warnings[4] and "early" not in warnings[4]
 
 
 @pytest.mark.parametrize("model", ["dcgan", "mlp"])
