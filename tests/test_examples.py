@@ -69,3 +69,17 @@ def test_the_tour_notebook_runs_and_shows_what_it_says(tmp_path):
     assert "G: 10 parameter arrays, worst relative error" in text and "finished -> checkpoint.npz" in text
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 2                # the loss plot, the samples
     assert not any(o.output_type == "error" for o in outputs)
+
+
+def _readme_block(heading):
+    """The first python code block under ``heading`` in the README."""
+    text = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split(f"\n{heading}\n", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readmes_own_layer_passes_its_check_and_its_bug_fails_it(capsys):
+    exec(compile(_readme_block("## Write your own layer"), "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("{'x': ") and float(printed[0].split(": ")[1].rstrip("}")) < 1e-8
+    assert "gradient check failed for 'x' at index" in printed[1]

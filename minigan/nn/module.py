@@ -198,6 +198,25 @@ class Layer:
         return targets
 
     # -- helpers for subclasses ----------------------------------------------------------
+    def save_for_backward(self, y, cache):
+        """Keep ``cache`` (anything: an array, a tuple) for backward, with y's shape and dtype to check dy
+        against; returns y. What a layer of your own calls at the end of ``forward``."""
+        self._save(y.shape, cache, y.dtype)
+        return y
+
+    def saved(self, dy):
+        """What forward kept with ``save_for_backward``, released, after checking that dy matches the output.
+
+        RuntimeError when there is nothing (backward before forward, or twice); TypeError or ValueError
+        naming the layer when dy's dtype or shape is not the output's. What ``backward`` calls first.
+        """
+        return self._pop_cache(dy)
+
+    def check_input(self, x, dims=None):
+        """TypeError or ValueError naming this layer unless x is a floating-point array of the parameters'
+        dtype and, when ``dims`` is given (e.g. ``("N", 3, "H", "W")``), of that shape."""
+        self._check_input(x, dims)
+
     def _save(self, y_shape, cache, y_dtype=None):
         """Keep ``cache`` for backward and remember the output's shape (and dtype) to validate dy."""
         self._y_shape = tuple(y_shape)
