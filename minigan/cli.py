@@ -195,7 +195,10 @@ def _parse(parser, argv):
     (argparse alone reports it against the top-level usage, which lists no option)."""
     args, unknown = parser.parse_known_args(argv)
     if unknown:
-        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+        given = list(sys.argv[1:] if argv is None else argv)
+        before = given.index(args.command) if args.command in given else len(given)
+        owner = parser if any(a in given[:before] for a in unknown) else parser.commands[args.command]
+        owner.error(f"unrecognized arguments: {' '.join(unknown)}")
     return args
 
 

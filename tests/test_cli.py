@@ -490,3 +490,7 @@ def test_an_unknown_option_is_reported_with_its_commands_usage(capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("usage: minigan train") and "unrecognized arguments: --lr-gg 1" in err
+    with pytest.raises(SystemExit):
+        mg.cli.main(["--bogus", "sample", "--checkpoint", "x"])
+    err = capsys.readouterr().err                            # before the command: the top-level usage
+    assert err.startswith("usage: minigan [-h]") and "unrecognized arguments: --bogus" in err

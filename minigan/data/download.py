@@ -17,6 +17,7 @@ import pathlib
 from ..errors import UserError
 
 ENV = "MINIGAN_DATA"
+TIMEOUT = 30            # seconds without a byte before a mirror counts as unreachable (a firewall drops, not refuses)
 SPLITS = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
           "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 
@@ -93,7 +94,7 @@ def _fetch_file(dataset, name, file, where):
     for mirror in dataset.mirrors:
         try:
             pooch.retrieve(mirror + file, known_hash=dataset.files[file], fname=file, path=where,
-                           progressbar=False)
+                           progressbar=False, downloader=pooch.HTTPDownloader(timeout=TIMEOUT))
             return
         except ValueError as error:                        # pooch: the sum does not match
             failures.append(f"{mirror + file} sent a file whose checksum is wrong ({_first_line(error)})")
@@ -101,7 +102,7 @@ def _fetch_file(dataset, name, file, where):
             failures.append(f"{mirror + file}: {_first_line(error)}")
     raise DownloadError(f"{dataset.title} could not be fetched: {'; '.join(failures)}. Nothing partial was kept. "
                         f"Offline or behind a firewall, download {', '.join(m + file for m in dataset.mirrors)} "
-                        f"by hand into {where} (minigan data {name} lists every file)")
+                        f"by hand into {where} (minigan data, with no name, lists every file and its URL)")
 
 
 def _first_line(error):

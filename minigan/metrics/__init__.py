@@ -26,8 +26,9 @@ import functools
 import numpy as np
 
 from .. import backend
-from . import classifier as _classifier
+from . import classifier as _classifier, conditional
 from ..checks import is_int
+from .frechet import frechet_distance, gaussian_fit, sqrt_psd
 
 N_DEFAULT = 1000
 COVERAGE_SHARE = 0.02
@@ -41,33 +42,6 @@ def _shipped(backend_name):
 
 def _judge(classifier):
     return _shipped(backend.get_backend()) if classifier is None else classifier
-
-
-def gaussian_fit(features):
-    """(mean, covariance) of feature rows, float64; the covariance with the unbiased 1/(n-1). Shapes: (n, d) -> (d,), (d, d)."""
-    x = np.asarray(features, dtype=np.float64)
-    if x.ndim != 2 or len(x) < 2:
-        raise ValueError(f"gaussian_fit: features must be (n, d) with n >= 2, got {x.shape}")
-    return x.mean(axis=0), np.cov(x, rowvar=False)
-
-
-def sqrt_psd(S):
-    """The symmetric square root of a symmetric positive semi-definite matrix: V diag(sqrt(max(w, 0))) Vᵀ."""
-    w, V = np.linalg.eigh((S + S.T) / 2.0)
-    return (V * np.sqrt(np.clip(w, 0.0, None))) @ V.T
-
-
-def frechet_distance(mu1, S1, mu2, S2):
-    """||mu1 - mu2||² + Tr(S1) + Tr(S2) - 2 Tr((S1^½ S2 S1^½)^½), the Fréchet distance of two Gaussians.
-
-    Tr((S1 S2)^½) is computed as the sum of the square roots of the eigenvalues of the symmetric
-    S1^½ S2 S1^½, which has the same eigenvalues as S1 S2 and no complex rounding.
-    """
-    A = sqrt_psd(np.asarray(S1, np.float64))
-    M = A @ np.asarray(S2, np.float64) @ A
-    trace_sqrt = float(np.sqrt(np.clip(np.linalg.eigvalsh((M + M.T) / 2.0), 0.0, None)).sum())
-    diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
-    return max(0.0, float(diff @ diff + np.trace(S1) + np.trace(S2) - 2.0 * trace_sqrt))
 
 
 def fid(real, fake, classifier=None):
@@ -220,13 +194,12 @@ def _conditional_lines(result, kinds):
     def per_class(values, form):
         return " ".join(f"{k}:{'-' if v is None else form(v)}" for k, v in enumerate(values))
     intra = "-" if result["intra_fid"] is None else f"{result['intra_fid']:.2f}"
+    kind = {"digits": "digit", "classes": "class"}.get(kinds, kinds)
     return [
-        f"asked-for class   {100 * result['agreement']:.1f}%  (share of samples the classifier reads as the "
-        f"{kinds[:-1]} asked for)",
-        f"{'  per ' + kinds[:-1]:<18}{per_class(result['agreement_per_class'], lambda v: f'{100 * v:.0f}%')}",
+        f"asked-for {kind:<8}{100 * result['agreement']:.1f}%  (share of samples the classifier reads as the "
+        f"{kind} asked for)",
+        f"{'  per ' + kind:<18}{per_class(result['agreement_per_class'], lambda v: f'{100 * v:.0f}%')}",
         f"intra-FID         {intra}   (mean over {kinds} of each one's FID; lower is better)",
-        f"{'  per ' + kinds[:-1]:<18}{per_class(result['intra_fid_per_class'], lambda v: f'{v:.0f}')}",
+        f"{'  per ' + kind:<18}{per_class(result['intra_fid_per_class'], lambda v: f'{v:.0f}')}",
     ]
 
-
-from . import conditional  # noqa: E402  (it uses the functions above)

@@ -11,7 +11,7 @@
 """
 import numpy as np
 
-from . import frechet_distance, gaussian_fit
+from .frechet import frechet_distance, gaussian_fit
 
 
 def agreement(p, labels, num_classes):

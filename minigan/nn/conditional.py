@@ -82,20 +82,24 @@ class Embedding(Layer):
         return xp.eye(self.num_classes, dtype=self.E.dtype)[labels]
 
     def checked(self, labels):
-        """``labels`` as a 1-D int array on E's device; ValueError naming this layer unless each is in range."""
-        xp = backend.xp_of(self.E.data)
+        """``labels`` as a 1-D int array on E's device; TypeError or ValueError naming this layer unless they are.
+
+        Host (NumPy) labels are also checked to lie in [0, num_classes). Labels already on the GPU
+        are not: reading their range back would stop the GPU at every forward, and the trainer's
+        labels are checked on the host before they move there.
+        """
         kind = getattr(getattr(labels, "dtype", None), "kind", None)
         if kind not in ("i", "u") or labels.ndim != 1:
             raise TypeError(f"{self!r}: labels must be a 1-D array of ints, got "
                             + (f"{labels.ndim}-D {labels.dtype}" if kind else type(labels).__name__))
-        labels = xp.asarray(labels)
         if len(labels) == 0:
             raise ValueError(f"{self!r}: labels must hold at least one label")
-        low, high = int(labels.min()), int(labels.max())
-        if low < 0 or high >= self.num_classes:
-            raise ValueError(f"{self!r}: labels must lie in [0, {self.num_classes}), got "
-                             f"{low if low < 0 else high}")
-        return labels
+        if not backend.is_cupy_array(labels):
+            low, high = int(labels.min()), int(labels.max())
+            if low < 0 or high >= self.num_classes:
+                raise ValueError(f"{self!r}: labels must lie in [0, {self.num_classes}), got "
+                                 f"{low if low < 0 else high}")
+        return backend.xp_of(self.E.data).asarray(labels)
 
     def __repr__(self):
         return f"Embedding({self.num_classes}, {self.dim})"

@@ -200,7 +200,11 @@ class FolderLock:
     def release(self):
         if self.handle is None:
             return
-        if _same_file(self.handle, self.path):
-            self.path.unlink()
-        self.handle.close()
-        self.handle = None
+        try:
+            if _same_file(self.handle, self.path):
+                self.path.unlink()
+        except OSError:                                  # a folder made read-only: the empty file stays
+            pass
+        finally:
+            self.handle.close()
+            self.handle = None

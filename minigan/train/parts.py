@@ -109,4 +109,9 @@ def load_data(config):
     if len(outside):
         raise ConfigError("conditional", f"needs labels 0 to {config.num_classes - 1}, but the data's label file "
                                          f"holds {int(outside[0])} (train without --conditional)")
+    absent = sorted(set(range(config.num_classes)) - set(labels.tolist()))
+    if absent:
+        raise ConfigError("conditional", f"needs images of every class, but the data hold none of "
+                                         f"{', '.join(map(str, absent))}: G would be asked for what D never saw "
+                                         "(use more images, or train without --conditional)")
     return images, labels

@@ -42,7 +42,7 @@ def _check_digit(digit, checkpoint_path):
     if not classes:
         raise ConfigError("digit", "asks for a digit, but this generator is not conditional (train one with "
                                    "minigan train --conditional)", owner="sample")
-    if digit != "all" and not (is_int(digit, 0) and digit < classes):
+    if digit != "all" and not ((is_int(digit) or isinstance(digit, np.integer)) and 0 <= digit < classes):
         raise ConfigError("digit", f"must be 0 to {classes - 1} or all, got {digit!r}", owner="sample")
     return classes
 
@@ -115,17 +115,23 @@ def labels_for(G, n, labels, owner):
     if not classes:
         raise ConfigError("labels", "were given, but this generator is not conditional (it was trained without "
                                     "--conditional; train one with minigan train --conditional)", owner=owner)
-    if is_int(labels) or isinstance(labels, np.integer):
-        labels = np.full(n, labels, dtype=np.int64)
-    values = np.asarray(labels)
-    if values.dtype.kind not in ("i", "u") or values.ndim != 1:
-        raise ConfigError("labels", f"must be an int or a 1-D array of ints, got {labels!r}", owner=owner)
+    values = np.asarray(labels) if isinstance(labels, (np.ndarray, np.integer, list, tuple)) else None
+    if is_int(labels) or (values is not None and values.ndim == 0 and values.dtype.kind in ("i", "u")):
+        value = int(labels)
+        if not 0 <= value < classes:
+            raise ConfigError("labels", f"must lie in 0..{classes - 1} (the classes this generator knows), "
+                                        f"got {value}", owner=owner)
+        return np.full(n, value, dtype=np.int64)
+    if values is None or values.dtype.kind not in ("i", "u") or values.ndim != 1:
+        what = (f"a {values.ndim}-D array of {values.dtype}" if values is not None
+                else f"{type(labels).__name__} {labels!r}"[:80])
+        raise ConfigError("labels", f"must be an int or a 1-D array of ints, got {what}", owner=owner)
     if len(values) != n:
         raise ConfigError("labels", f"must be one per image, {n}, got {len(values)}", owner=owner)
     outside = values[(values < 0) | (values >= classes)]
     if len(outside):
         raise ConfigError("labels", f"must lie in 0..{classes - 1} (the classes this generator knows), "
-                                    f"got {int(outside[0])}", owner=owner)
+                                    f"got {outside[0]}", owner=owner)
     return values.astype(np.int64)
 
 

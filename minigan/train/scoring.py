@@ -55,7 +55,8 @@ class EpochScorer:
             ("agreement", "agreement_per_class", "intra_fid") if self.labels is not None else ())
         record = {k: result[k] for k in keys}
         record["eval_s"] = seconds
-        asked = (f" | asked-for {100 * result['agreement']:.0f}% | intra-FID {result['intra_fid']:.0f}"
+        intra = "-" if self.labels is None or result["intra_fid"] is None else f"{result['intra_fid']:.0f}"
+        asked = (f" | asked-for {100 * result['agreement']:.0f}% | intra-FID {intra}"
                  if self.labels is not None else "")
         line = (f"epoch {epoch} scores | FID {result['fid']:.1f} | score {result['score']:.2f} | "
                 f"{self.reference.kinds} {result['coverage']}/10 | precision {result['precision']:.2f} | "

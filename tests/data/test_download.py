@@ -103,7 +103,8 @@ def test_a_server_that_is_down_says_where_to_put_the_files_by_hand(server, tmp_p
     assert mg.cli.main(["train", "--data", "mnist", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("minigan train: MNIST could not be fetched")
-    assert f"by hand into {tmp_path / 'cache' / 'mnist'}" in err[0] and "minigan data mnist" in err[0]
+    assert f"by hand into {tmp_path / 'cache' / 'mnist'}" in err[0] and "minigan data, with no name, lists" in err[0]
+    assert mg.cli.main(["data"]) == 0 and "missing" in capsys.readouterr().out         # which works offline
     assert not (tmp_path / "run").exists()
 
 

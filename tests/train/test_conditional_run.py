@@ -83,10 +83,15 @@ def test_generate_draws_the_digits_asked_for(checkpoint):
     (10, "generate: labels must lie in 0..9 (the classes this generator knows), got 10"),
     (-1, "generate: labels must lie in 0..9"),
     (np.arange(4), "generate: labels must be one per image, 5, got 4"),
-    ("7", "generate: labels must be an int or a 1-D array of ints, got '7'"),
+    ("7", "generate: labels must be an int or a 1-D array of ints, got str '7'"),
+    (2**70, "generate: labels must lie in 0..9 (the classes this generator knows), got 1180591620717411303424"),
+    (np.array(7), None),
     (np.ones(5), "generate: labels must be an int or a 1-D array of ints"),
 ])
 def test_generate_names_a_bad_label(checkpoint, labels, message):
+    if message is None:                                       # a 0-d int array is an int
+        assert mg.train.generate(checkpoint, 5, labels=labels).shape == (5, 1, 28, 28)
+        return
     with pytest.raises(mg.errors.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         mg.train.generate(checkpoint, 5, labels=labels)
 
@@ -119,6 +124,9 @@ def test_the_data_must_hold_labels_0_to_9(tmp_path):
     mg.data.write_idx(data / "train-labels-idx1-ubyte", np.array([3] * 39 + [11], np.uint8))
     with pytest.raises(mg.errors.ConfigError, match="conditional needs labels 0 to 9, but the data's label file holds 11"):
         train(_config(tmp_path, "run", data=str(data)), log=_quiet)
+    mg.data.write_idx(data / "train-labels-idx1-ubyte", (np.arange(40) % 9).astype(np.uint8))   # no 9
+    with pytest.raises(mg.errors.ConfigError, match="needs images of every class, but the data hold none of 9"):
+        train(_config(tmp_path, "run", data=str(data)), log=_quiet)
     assert not (tmp_path / "run").exists()
 
 
@@ -129,10 +137,13 @@ def test_eval_and_per_epoch_scores_report_the_asked_for_digit(checkpoint, tmp_pa
     assert len(result["intra_fid_per_class"]) == 10 and result["intra_fid"] > 0
     assert mg.cli.main(["eval", "--checkpoint", str(checkpoint), "--n", "100"]) == 0
     table = capsys.readouterr().out
-    assert "asked-for class" in table and "intra-FID" in table and "  per digit" in table
+    assert "asked-for digit" in table and "intra-FID" in table and "  per digit" in table
     scored = train(_config(tmp_path, "scored", epochs=1, eval_n=50), log=_quiet)
     records = [json.loads(line) for line in (scored["out"] / "metrics.jsonl").read_text().splitlines()]
     assert {"agreement", "agreement_per_class", "intra_fid"} <= set(records[-1])
+    logged = []
+    train(_config(tmp_path, "ten", epochs=1, eval_n=10), log=logged.append)    # one sample per digit: no intra-FID
+    assert any("| intra-FID - |" in line for line in logged)
 
 
 def test_the_cli_flag_and_digit_option(checkpoint, tmp_path, capsys):
