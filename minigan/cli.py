@@ -116,13 +116,18 @@ def _classifier_parser(sub):
 def _eval_parser(sub):
     p = sub.add_parser("eval", help="score a generator: FID, classifier score, coverage, precision, recall",
                        description="Score a checkpoint's generator against held-out real digits with the "
-                                   "digit classifier (see the README's section on quality metrics).")
+                                   "digit classifier (docs/quality.md). A conditional generator is asked for every "
+                                   "digit equally often, and the share read back as the digit asked for and the "
+                                   "intra-FID are added.")
     p.add_argument("--checkpoint", required=True, help="A run folder, or a checkpoint.npz or generator snapshot.")
     p.add_argument("--n", type=int, default=1000, help="Samples to score; compare FIDs only at the same n "
                    "(default: 1000).")
     p.add_argument("--seed", type=int, default=0, help="Seed of the noise vectors (default: 0).")
     p.add_argument("--classifier", default=None, metavar="NPZ", help="A classifier from minigan "
                    "train-classifier (default: the one shipped with minigan, for MNIST).")
+    p.add_argument("--data", default=None, metavar="DATA", help="Score against 1,000 class-balanced images of this "
+                   "data's test split (mnist, fashion-mnist, or a folder with the t10k- files) instead of the "
+                   "classifier's held-out images.")
     p.add_argument("--json", action="store_true", help="Print one JSON object instead of the table.")
     _add_backend(p)
 
@@ -272,6 +277,7 @@ def run_eval(args):
     import json
     from . import metrics
     from .metrics import classifier
+    from . import data
     from .train.sampling import balanced_labels, classes_of, generate
     _use_backend(args)
     if args.n < 10:
@@ -279,8 +285,10 @@ def run_eval(args):
     judge = classifier.load(args.classifier) if args.classifier else None
     classes = classes_of(args.checkpoint)                    # a conditional G: every digit equally often
     labels = balanced_labels(args.n, classes) if classes else None
-    result = metrics.evaluate(generate(args.checkpoint, args.n, seed=args.seed, labels=labels), classifier=judge,
-                              labels=labels)
+    real, real_labels = (None, None) if args.data is None else data.load_mnist(
+        args.data, split="test", limit=metrics.N_DEFAULT, seed=0)     # a fixed, balanced reference
+    result = metrics.evaluate(generate(args.checkpoint, args.n, seed=args.seed, labels=labels), real=real,
+                              classifier=judge, labels=labels, real_labels=real_labels)
     print(json.dumps(result) if args.json else metrics.report(result, metrics.kinds_of(judge)))
     return 0
 

@@ -494,3 +494,21 @@ def test_an_unknown_option_is_reported_with_its_commands_usage(capsys):
         mg.cli.main(["--bogus", "sample", "--checkpoint", "x"])
     err = capsys.readouterr().err                            # before the command: the top-level usage
     assert err.startswith("usage: minigan [-h]") and "unrecognized arguments: --bogus" in err
+
+
+def test_eval_against_a_datas_test_split(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    images, labels = mg.data.load_mnist(limit=200, seed=3)
+    mg.data.write_idx(data / "t10k-images-idx3-ubyte", (images[:, 0] * 255).round().astype(np.uint8))
+    mg.data.write_idx(data / "t10k-labels-idx1-ubyte", labels.astype(np.uint8))
+    run = tmp_path / "run"
+    assert mg.cli.main(["train", *map(str, TINY), "--epochs", "1", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert mg.cli.main(["eval", "--checkpoint", str(run), "--n", "100", "--json"]) == 0
+    held_out = json.loads(capsys.readouterr().out)
+    assert mg.cli.main(["eval", "--checkpoint", str(run), "--n", "100", "--json", "--data", str(data)]) == 0
+    test_split = json.loads(capsys.readouterr().out)
+    assert test_split["fid"] != held_out["fid"] and test_split["n"] == held_out["n"] == 100
+    assert mg.cli.main(["eval", "--checkpoint", str(run), "--data", str(tmp_path)]) == 2
+    assert "t10k-images-idx3-ubyte" in capsys.readouterr().err

@@ -19,7 +19,7 @@ literature does, since Inception features of 28x28 digits mean little:
 
 FID is biased upwards at small sample counts and depends on the classifier: compare numbers only
 at the same n (default 1,000 against the shipped classifier's 1,000 held-out real digits) and
-with the same classifier. The README gives the real-versus-real floor at that n.
+with the same classifier. docs/quality.md gives the real-versus-real floor at that n.
 """
 import functools
 

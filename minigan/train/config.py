@@ -12,8 +12,8 @@ from ..errors import ConfigError
 from ..gan import models, penalties
 from ..nn.augment import OPERATIONS as AUGMENTATIONS
 
-# Each model's defaults for the settings left at None, chosen by measurement (README, "Tuning
-# study"; bench/RESULTS.md). DCGAN: batch 64 at 4e-4 beat the DCGAN paper's batch 32 at 2e-4 on
+# Each model's defaults for the settings left at None, chosen by measurement (docs/sweep.md;
+# bench/RESULTS.md). DCGAN: batch 64 at 4e-4 beat the DCGAN paper's batch 32 at 2e-4 on
 # both seeds tried (FID 330 and 336 against 384 and 455) in less time; a generator that learns
 # faster than its discriminator beat that again: G at 8e-4 scored 235-284 over four runs (two
 # seeds, `minigan train` and `minigan sweep`), G at 1.6e-3 230-248, the best median and the best
@@ -57,7 +57,7 @@ class TrainConfig:
 
     model: str = _setting("dcgan", "The pair of networks: the DCGAN or a small fully connected GAN.",
                           choices=models.MODELS)
-    loss: str = _setting("nonsaturating", "The GAN loss (see the README's table of losses); wgan-gp is the "
+    loss: str = _setting("nonsaturating", "The GAN loss (see docs/losses.md's table); wgan-gp is the "
                                           "wasserstein loss with WGAN-GP's gradient penalty and its paper's settings.",
                          choices=LOSSES)
     epochs: int = _setting(15, "Passes over the data; on --resume, the total to reach.")
