@@ -4,6 +4,7 @@ Every expected failure must be one line on stderr, ``minigan <command>: ...``, w
 (bad input), 3 (divergence) or 130 / 143 (interruption), and must change nothing of an earlier run.
 """
 import gzip
+import errno
 import hashlib
 import json
 import os
@@ -512,3 +513,32 @@ def test_eval_against_a_datas_test_split(tmp_path, capsys):
     assert test_split["fid"] != held_out["fid"] and test_split["n"] == held_out["n"] == 100
     assert mg.cli.main(["eval", "--checkpoint", str(run), "--data", str(tmp_path)]) == 2
     assert "t10k-images-idx3-ubyte" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("garbage", [b"garbage\n", b"\xff\xfe\x00 binary\n"])
+def test_a_resume_over_a_damaged_metrics_log_is_one_line_and_changes_nothing(tmp_path, capsys, garbage):
+    run = tmp_path / "run"
+    assert mg.cli.main(["train", *map(str, TINY), "--epochs", "2", "--max-steps", "6", "--out", str(run)]) == 0
+    lines = (run / "metrics.jsonl").read_bytes().splitlines(keepends=True)
+    (run / "metrics.jsonl").write_bytes(b"".join(lines[:2] + [garbage] + lines[2:]))
+    before = _snapshot(run)
+    capsys.readouterr()
+    assert mg.cli.main(["train", "--resume", str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "metrics.jsonl: line 3 is not JSON" in err[0] and "mend or delete that line" in err[0]
+    assert _snapshot(run) == before                          # config.json is not rewritten first
+
+
+def test_sample_on_a_full_disk_is_one_line_and_leaves_no_empty_file(finished_run, tmp_path, capsys, monkeypatch):
+    from PIL import Image
+
+    def full(self, fp, *args, **kwargs):
+        fp.write(b"\x89PNG")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    out = tmp_path / "grid.png"
+    assert mg.cli.main(["sample", "--checkpoint", str(finished_run), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{out}: No space left on device: disk full" in err[0]
+    assert list(tmp_path.iterdir()) == []

@@ -6,9 +6,29 @@ what it is. Both are written by ``write_atomically``: a crash leaves the old fil
 """
 import os
 import pathlib
+import struct
+import tempfile
+import tokenize
+import zipfile
+import zlib
+
+import numpy as np
 
 CHECKPOINT = "minigan-checkpoint-1"    # minigan train's checkpoints and generator snapshots (train/checkpoint.py)
 CLASSIFIER = "minigan-classifier-1"    # minigan train-classifier's files (metrics/classifier.py)
+
+# What reading a damaged .npz can raise, from zipfile (a bad CRC, an unknown compression method, a cut
+# file), zlib, and NumPy's parser of each array's header (a flipped bit in "{'descr': '<f4', ...}").
+DAMAGED_NPZ = (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError, SyntaxError, NotImplementedError,
+               tokenize.TokenError, zlib.error, struct.error, OverflowError)
+
+
+def read_npz(path):
+    """Every array of the .npz file at ``path``, read into memory, no pickle; the file is closed whatever
+    happens (NumPy's own ``np.load(path)`` leaves it open when the archive is damaged). Raises one of
+    ``DAMAGED_NPZ`` for a file that is not a whole .npz."""
+    with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
 
 
 def write_atomically(path, write):
@@ -32,6 +52,32 @@ def write_atomically(path, write):
         os.replace(tmp, path)
     except BaseException as error:
         tmp.unlink(missing_ok=True)                # a full disk: give the space back
-        if isinstance(error, OSError) and error.filename is None:
-            raise OSError(error.errno, error.strerror, str(path)) from None
+        _name_the_file(error, path)
         raise
+
+
+def write_beside(path, write):
+    """Call ``write(binary file)`` on a temporary file of a new, unique name beside ``path``, then rename it.
+
+    For files at a path the user names (pictures, sample grids): a crash or a full disk never leaves
+    part of a file under ``path``, and no file but ``path`` itself is replaced (the temporary name is
+    one no file had). No fsync: a picture lost to a power cut is drawn again. On failure the temporary
+    file is removed and an OSError without a file name gets ``path`` as its name.
+    """
+    path = pathlib.Path(path)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o644)                       # mkstemp's 0600 would hide the picture from others
+        os.replace(tmp, path)
+    except BaseException as error:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        _name_the_file(error, path)
+        raise
+
+
+def _name_the_file(error, path):
+    """Re-raise an OSError that names no file (ENOSPC from a write) as one naming ``path``."""
+    if isinstance(error, OSError) and error.filename is None:
+        raise OSError(error.errno, error.strerror, str(path)) from None

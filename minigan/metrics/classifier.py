@@ -23,12 +23,11 @@ import dataclasses
 import json
 import math
 import pathlib
-import zipfile
 
 import numpy as np
 
 from .. import backend, data, losses
-from ..data.formats import CHECKPOINT as CHECKPOINT_FORMAT, CLASSIFIER as FORMAT, write_atomically
+from ..data.formats import CHECKPOINT as CHECKPOINT_FORMAT, CLASSIFIER as FORMAT, DAMAGED_NPZ, read_npz, write_atomically
 from ..errors import UserError
 from ..nn import Conv2d, Dense, Flatten, ReLU, Sequential
 from ..optim import Adam
@@ -120,10 +119,9 @@ def load(path=None):
     if not path.is_file():
         raise ClassifierError(f"{path}: no such classifier file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+        arrays = read_npz(path)
         meta = json.loads(str(arrays.pop("meta")))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+    except DAMAGED_NPZ as error:
         raise ClassifierError(f"{path}: not a readable minigan classifier ({type(error).__name__}: {error})") from None
     found = meta.get("format") if isinstance(meta, dict) else meta
     if found == CHECKPOINT_FORMAT:
@@ -165,6 +163,8 @@ def train_classifier(data_dir=None, epochs=30, batch_size=64, lr=1e-3, heldout=1
     accuracy. The same arguments on the same machine give the same weights.
     """
     images, labels = data.load_mnist(data_dir)
+    if len(images) == 0:
+        raise ClassifierError(f"{data_dir}: holds no images")
     if images.shape[1:] != (1, 28, 28):
         raise ClassifierError(f"{data_dir}: the classifier takes 28x28 images, got {images.shape[2:]}")
     if labels.min() < 0 or labels.max() > 9:

@@ -17,6 +17,7 @@ import collections
 import concurrent.futures
 import csv
 import dataclasses
+import io
 import itertools
 import math
 import os
@@ -28,6 +29,7 @@ import time
 
 from .. import metrics
 from ..checks import is_int
+from ..data.formats import write_atomically
 from ..errors import ConfigError
 from ..train.config import MODEL_DEFAULTS, TrainConfig, flag
 from ..train.sampling import generate
@@ -216,7 +218,8 @@ def run_sweep(grid, out, backend="numpy", jobs=None, log=print):
         rows = [None] * len(cells)
         _run_cells(grid, cells, configs, plans, rows, jobs, backend, reference, out, log)
         rows = [r for r in rows if r is not None]
-        (out / "sweep.md").write_text(markdown(rows, grid))
+        table = markdown(rows, grid)
+        write_atomically(out / "sweep.md", lambda f: f.write(table.encode()))
         heatmap(rows, grid, out / "sweep.png")
         return rows
     finally:
@@ -252,10 +255,12 @@ def _collect(futures, cells, configs, rows, reference, out, log):
 
 
 def write_csv(rows, path):
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, COLUMNS)
-        writer.writeheader()
-        writer.writerows({k: _cell(row.get(k)) for k in COLUMNS} for row in rows)
+    """sweep.csv, one row per run, written whole or not at all (a full disk leaves the last one)."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, COLUMNS)
+    writer.writeheader()
+    writer.writerows({k: _cell(row.get(k)) for k in COLUMNS} for row in rows)
+    write_atomically(path, lambda f: f.write(text.getvalue().encode()))
 
 
 def _cell(value):
@@ -332,4 +337,4 @@ def heatmap(rows, grid, path):
                  "(the fewest digits a seed covered; * a seed collapsed or diverged)", fontsize=9)
     fig.colorbar(image, ax=ax, label="FID")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=100))

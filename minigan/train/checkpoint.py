@@ -21,7 +21,7 @@ import numpy as np
 
 from ..checks import is_int
 from .config import TrainConfig
-from ..data.formats import CHECKPOINT as FORMAT, CLASSIFIER as CLASSIFIER_FORMAT, write_atomically
+from ..data.formats import CHECKPOINT as FORMAT, CLASSIFIER as CLASSIFIER_FORMAT, DAMAGED_NPZ, read_npz, write_atomically
 from ..errors import UserError
 
 _META_TYPES = {"config": dict, "epoch": int, "batch": int, "step": int}
@@ -97,10 +97,9 @@ def load_checkpoint(path):
     if not zipfile.is_zipfile(path):
         raise CheckpointError(f"{path}: not a minigan checkpoint (not an .npz archive)")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+        arrays = read_npz(path)
         meta = json.loads(str(arrays.pop("meta")))
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as error:
+    except DAMAGED_NPZ as error:
         raise CheckpointError(f"{path}: not a readable minigan checkpoint ({type(error).__name__}: {error})") from None
     _check_meta(meta, path)
     bad = _nonfinite(arrays)

@@ -9,7 +9,6 @@ and, for a finished run, ``progress.gif``.
 """
 import dataclasses
 import json
-import shutil
 
 import numpy as np
 
@@ -24,11 +23,13 @@ class RunFiles:
         self.path = folder.path
         self.checkpoint = self.path / checkpoint.CHECKPOINT_NAME
         self.keep_snapshots = config.keep_snapshots
-        if copy_from is not None and (copy_from / "metrics.jsonl").exists():
-            shutil.copyfile(copy_from / "metrics.jsonl", self.path / "metrics.jsonl")
+        kept = None                                   # a resumed run's records so far, read (and checked) first
+        if keep_until_step is not None:
+            source = (copy_from if copy_from is not None else self.path) / "metrics.jsonl"
+            kept = [r for r in telemetry.read_metrics(source) if r.get("step", 0) <= keep_until_step]
         text = json.dumps(dataclasses.asdict(config), indent=2) + "\n"
         write_atomically(self.path / "config.json", lambda f: f.write(text.encode()))
-        self.metrics = telemetry.MetricsLog(self.path / "metrics.jsonl", keep_until_step=keep_until_step)
+        self.metrics = telemetry.MetricsLog(self.path / "metrics.jsonl", records=kept)
 
     def write_real_samples(self, images, n):
         """real_samples.png: ``n`` training images picked with a fixed seed."""

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .. import backend
+from ..data.formats import write_beside
 from ..gan import penalties
 
 
@@ -37,9 +38,9 @@ def image_grid(images, nrow=None, pad=2, scale=2, value_range=(0.0, 1.0)):
 
 
 def save_png(picture, path):
-    """Write a uint8 (H, W) picture as a greyscale PNG."""
+    """Write a uint8 (H, W) picture as a greyscale PNG (whole or not at all: ``formats.write_beside``)."""
     from PIL import Image
-    Image.fromarray(picture, mode="L").save(path)
+    write_beside(path, lambda f: Image.fromarray(picture, mode="L").save(f, format="PNG"))
 
 
 def load_png(path):
@@ -56,7 +57,8 @@ def save_gif(pictures, path, duration_ms=400):
         raise ValueError("save_gif: no pictures")
     frames = [Image.fromarray(p, mode="L") for p in pictures]
     durations = [duration_ms] * (len(frames) - 1) + [4 * duration_ms]
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    write_beside(path, lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
+                                                duration=durations, loop=0))
 
 
 def _smooth(values, window):
@@ -118,7 +120,7 @@ def plot_curves(records, path, output_labels=("D(x)", "D(G(z))"), kinds="digits"
     if scores:
         _plot_scores(axes[-1], scores, kinds)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_beside(path, lambda f: fig.savefig(f, format="png", dpi=100))
 
 
 def _plot_scores(ax, scores, kinds):

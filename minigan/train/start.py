@@ -16,6 +16,8 @@ until the folder is claimed in the last step:
 import dataclasses
 import pathlib
 
+import numpy as np
+
 from .. import backend, data
 from ..errors import ConfigError
 from ..gan.penalties import TERMS
@@ -88,6 +90,12 @@ def resumed_run(path, changes=None, overwrite=False, log=print, verbose=False):
     return run
 
 
+def _is_permutation(perm, n):
+    """Whether ``perm`` holds each of 0..n-1 once: the data order a checkpoint saved."""
+    return (getattr(perm, "ndim", None) == 1 and perm.dtype.kind in ("i", "u") and len(perm) == n
+            and np.array_equal(np.sort(perm), np.arange(n)))
+
+
 def resumed_config(old, changes, path):
     """The checkpoint's config with the user's changes; refuses changes to the networks' shapes."""
     for name in FIXED_ON_RESUME:
@@ -153,6 +161,10 @@ def restore_position(run, saved, old):
     if changed and run.perm is not None:
         run.log(f"minigan: the training data changed; epoch {run.epoch + 1} starts again in a new order")
         run.perm, run.batch = None, 0
+    elif run.perm is not None and not _is_permutation(run.perm, len(run.images)):
+        raise checkpoint.CheckpointError(f"{saved['path']}: its data order (perm) is not an order of the "
+                                         f"{len(run.images)} training images: not a checkpoint minigan saved "
+                                         "(use another checkpoint, or start again with --overwrite)")
     elif config.batch_size != old.batch_size:      # same images seen so far, counted in the new batches
         run.batch = run.batch * old.batch_size // config.batch_size
     if run.epoch >= config.epochs:

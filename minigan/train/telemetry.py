@@ -8,6 +8,7 @@ import json
 import math
 
 from .. import backend
+from ..errors import RunFolderError
 
 
 def to_host(records):
@@ -66,14 +67,13 @@ class MetricsLog:
     """Append-only JSON lines, one record (a dict of numbers) per line; flushed after every line.
 
     Non-finite numbers are written as ``null`` (JSON has no NaN or Infinity), so the file stays
-    valid JSON whatever the run did. ``keep_until_step`` (a resumed run) first drops the records
-    past the checkpoint's step.
+    valid JSON whatever the run did. ``records`` (a resumed run's, up to its checkpoint's step)
+    replace the file's contents first; None appends to what is there.
     """
 
-    def __init__(self, path, keep_until_step=None):
+    def __init__(self, path, records=None):
         self.path = path
-        if keep_until_step is not None:
-            records = [r for r in read_metrics(path) if r.get("step", 0) <= keep_until_step]
+        if records is not None:
             with open(path, "w") as f:
                 f.writelines(_dumps(r) + "\n" for r in records)
         self._file = open(path, "a")
@@ -101,20 +101,27 @@ def _dumps(record):
 def read_metrics(path):
     """The records of a metrics.jsonl file, as a list of dicts ([] when the file does not exist).
 
-    A torn last line (a crash while it was written) is skipped; a bad line anywhere else is a
-    ValueError naming the file and the line.
+    A torn last line (a crash while it was written) is skipped; a bad line anywhere else, or one
+    that is not a record, is a RunFolderError naming the file and the line (nothing minigan writes
+    looks like that: the file was changed by hand or by another program).
     """
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             lines = [line for line in f if line.strip()]
     except FileNotFoundError:
         return []
     records = []
     for number, line in enumerate(lines, 1):
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError as error:
             if number == len(lines):
                 break
-            raise ValueError(f"{path}: line {number} is not JSON ({error})") from None
+            raise RunFolderError(f"{path}: line {number} is not JSON ({error}); minigan keeps the records before "
+                                 "the checkpoint's step from this file (mend or delete that line, or move the file "
+                                 "away to continue without them)") from None
+        if not isinstance(record, dict):
+            raise RunFolderError(f"{path}: line {number} is not a record (a JSON object), got "
+                                 f"{type(record).__name__} (mend or delete that line, or move the file away)")
+        records.append(record)
     return records

@@ -115,3 +115,40 @@ def test_unknown_settings_in_a_saved_config_are_named(tmp_path):
     save_checkpoint(tmp_path / "c.npz", G, D, opt_g, opt_d, meta)
     with pytest.raises(CheckpointError, match=r"malformed config: .*\['colour'\]"):
         mg.train.checkpoint.config_of(load_checkpoint(tmp_path / "c.npz"))
+
+
+def test_every_single_bit_flip_in_the_headers_is_a_good_load_or_a_checkpoint_error(tmp_path):
+    """A flipped bit in the zip's structures or an array's header (where the parsers are) never escapes as
+    another exception: the file loads whole (the zip's CRC guards the data), or it is a CheckpointError."""
+    G, D, opt_g, opt_d = _state()
+    good = tmp_path / "c.npz"
+    save_generator(good, G, _meta())
+    raw = bytearray(good.read_bytes())
+    places = set(range(64)) | set(range(len(raw) - 200, len(raw)))          # the first header, the directory
+    for start in [i for i in range(len(raw)) if raw[i:i + 6] == b"\x93NUMPY"]:
+        places |= set(range(max(0, start - 40), min(len(raw), start + 120)))  # a member's header, its array's
+    rng = np.random.default_rng(0)
+    flips = sorted(rng.choice(sorted(places), size=min(600, len(places)), replace=False))
+    outcomes = {"loaded": 0, "refused": 0}
+    bad = tmp_path / "flipped.npz"
+    for i in flips:
+        damaged = bytearray(raw)
+        damaged[i] ^= 1 << int(rng.integers(8))
+        bad.write_bytes(bytes(damaged))
+        try:
+            load_checkpoint(bad)
+            outcomes["loaded"] += 1
+        except CheckpointError:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 0 and sum(outcomes.values()) == len(flips)
+
+
+def test_a_crafted_data_order_is_refused_on_resume(tmp_path):
+    config = mg.train.TrainConfig(model="mlp", epochs=2, batch_size=16, limit=64, out=str(tmp_path / "run"),
+                                  eval_n=0, max_steps=5, log_every=100)
+    stopped = mg.train.train(config, log=lambda *_: None)
+    saved = dict(np.load(stopped["checkpoint"], allow_pickle=False))
+    saved["perm"] = np.zeros_like(saved["perm"])                     # every batch the first image
+    np.savez(stopped["checkpoint"], **saved)
+    with pytest.raises(CheckpointError, match=r"its data order \(perm\) is not an order of the 64 training images"):
+        mg.train.resume(stopped["checkpoint"], log=lambda *_: None)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import minigan as mg
+import minigan.errors  # noqa: F401
 from minigan.train.telemetry import MetricsLog, nonfinite, read_metrics
 
 
@@ -28,12 +29,18 @@ def test_a_torn_last_line_is_skipped_and_a_bad_middle_line_is_named(tmp_path):
     path = tmp_path / "m.jsonl"
     path.write_text('{"step": 1}\n{"step": 2}\n{"step": 3, "lo')
     assert [r["step"] for r in read_metrics(path)] == [1, 2]
-    log = MetricsLog(path, keep_until_step=1)                  # a resume from step 1
+    log = MetricsLog(path, records=[r for r in read_metrics(path) if r["step"] <= 1])   # a resume from step 1
     log.write({"step": 2})
     log.close()
     assert [r["step"] for r in read_metrics(path)] == [1, 2]
     path.write_text('{"step": 1}\ngarbage\n{"step": 3}\n')
-    with pytest.raises(ValueError, match=r"m.jsonl: line 2 is not JSON"):
+    with pytest.raises(mg.errors.RunFolderError, match=r"m.jsonl: line 2 is not JSON.*mend or delete that line"):
+        read_metrics(path)
+    path.write_bytes(b'{"step": 1}\n\xff\xfe\x00binary\n{"step": 3}\n')
+    with pytest.raises(mg.errors.RunFolderError, match=r"line 2 is not JSON"):
+        read_metrics(path)
+    path.write_text('{"step": 1}\n[1, 2]\n{"step": 3}\n')
+    with pytest.raises(mg.errors.RunFolderError, match=r"line 2 is not a record \(a JSON object\), got list"):
         read_metrics(path)
 
 
