@@ -45,3 +45,18 @@ def _restore_backend():
     yield
     backend._state.clear()
     backend._state.update(saved)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_trainer_registry(tmp_path_factory):
+    """The tests' minigan trainers count only each other when they share the cores (train/sharing.py):
+    a run of the user's beside the tests must not change their BLAS threads, and so their numbers."""
+    import os
+    from minigan.train import sharing
+    saved = os.environ.get(sharing.ENV)
+    os.environ[sharing.ENV] = str(tmp_path_factory.mktemp("registry"))
+    yield
+    if saved is None:
+        os.environ.pop(sharing.ENV, None)
+    else:
+        os.environ[sharing.ENV] = saved

@@ -29,6 +29,7 @@ from . import checkpoint, parts, plots, telemetry
 from .config import MODEL_DEFAULTS
 from .ema import WeightAverage
 from .progress import ProgressBar, StopRequest
+from .sharing import CpuShare
 from .sampling import balanced_labels, images_of, rows_per_class
 from .scoring import scorer_for
 
@@ -62,7 +63,7 @@ class Run:
         self.captured = (CapturedStep(self.G, self.critic, self.loss, self.opt_g, self.opt_d, log=log)
                          if parts.captures_steps(config, log) else None)
         self.epoch, self.batch, self.step, self.perm = 0, 0, 0, None
-        self.saved_step, self.record, self.files, self.last_scores = None, None, None, None
+        self.saved_step, self.record, self.files, self.last_scores, self.share = None, None, None, None, None
         self.epoch_records, self.epoch_started, self.pending = [], time.perf_counter(), []
 
     # -- phase 2: the loop (phase 1, start or resume, is start.py's) -------------------------------------------------------------------
@@ -72,6 +73,8 @@ class Run:
         ``G``, ``D``, the ``checkpoint`` path and the ``last`` step's record."""
         config, status = self.config, None
         self._log_start()
+        self.share = CpuShare(self.log) if backend.get_backend() == "numpy" else None
+        self._share_cores()
         total = len(self.batches) * config.epochs
         total = min(total, config.max_steps) if config.max_steps else total
         bar = ProgressBar(total, initial=min(self.step, total), log=self.log)
@@ -87,6 +90,8 @@ class Run:
             bar.close()
             self.files.close()
             self.folder.release()
+            if self.share is not None:
+                self.share.close()
         exit_code = stop.exit_code if status == "interrupted" else 0
         return {"out": self.folder.path, "status": status or "finished", "exit_code": exit_code,
                 "step": self.step, "epoch": self.epoch, "G": self.G, "D": self.D,
@@ -145,6 +150,7 @@ class Run:
         before every save); a non-finite loss or gradient norm is still reported at its own step.
         """
         records, self.pending = telemetry.to_host(self.pending), []
+        self._share_cores()
         for record in records:
             self.files.metrics.write(record)
             bad = [k for k in ("loss_d", "loss_g", "grad_norm_d", "grad_norm_g", *PENALTY_KEYS) if k in record
@@ -210,6 +216,11 @@ class Run:
         return {"config": dataclasses.asdict(self.config), "epoch": epoch, "batch": batch, "step": self.step,
                 "data_rng": self.data_rng.bit_generator.state, "noise_rng": self.noise_rng.bit_generator.state,
                 "data": data.fingerprint(self.images, self.labels), "ema_updates": self.average.updates if self.average else 0}
+
+    def _share_cores(self):
+        """On the CPU, BLAS threads for this run's share of the cores (``sharing.CpuShare``)."""
+        if self.share is not None:
+            self.share.adjust()
 
     def _check_state(self):
         """TrainingDiverged when a weight, a BatchNorm statistic or an Adam moment is NaN or infinite."""
