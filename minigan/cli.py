@@ -21,7 +21,7 @@ from . import __version__, backend
 from .errors import ConfigError, TrainingDiverged, UserError
 from .train.config import LOSSES, TrainConfig, flag
 
-EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
+EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 3, 130, 143
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
@@ -318,8 +318,12 @@ def run_sweep(args):
     return 0
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where SIGINT's KeyboardInterrupt would be (the sweep stops its runs the same way); exit 143."""
+
+
 def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+    raise _Terminated
 
 
 def run_data(args):
@@ -384,7 +388,7 @@ def main(argv=None):
     except (UserError, OSError, MemoryError) as error:
         return _fail(args.command, error, EXIT_BAD_INPUT)
     except KeyboardInterrupt as error:
-        return _fail(args.command, error, EXIT_INTERRUPTED)
+        return _fail(args.command, error, EXIT_TERMINATED if isinstance(error, _Terminated) else EXIT_INTERRUPTED)
 
 
 def _fail(command, error, code):

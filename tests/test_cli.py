@@ -542,3 +542,20 @@ def test_sample_on_a_full_disk_is_one_line_and_leaves_no_empty_file(finished_run
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{out}: No space left on device: disk full" in err[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sweep_stopped_by_sigterm_exits_143(monkeypatch, capsys, tmp_path):
+    import time
+    import minigan.sweep
+
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+
+    monkeypatch.setattr(minigan.sweep, "run_sweep", terminated)
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        assert mg.cli.main(["sweep", "--quick", "--out", str(tmp_path / "s")]) == 143
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    assert "minigan sweep: interrupted" in capsys.readouterr().err

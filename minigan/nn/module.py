@@ -284,8 +284,15 @@ class Sequential(Layer):
         return self.layers
 
     def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
+        """Each layer in order. A forward that fails part way (a batch of the wrong shape) drops every
+        layer's cache, so a later backward is refused instead of mixing this batch's caches with the last's."""
+        try:
+            for layer in self.layers:
+                x = layer(x)
+        except BaseException:
+            for _, layer in self.named_layers():
+                layer._cache = None
+            raise
         return x
 
     def backward(self, dy, need_dx=None):

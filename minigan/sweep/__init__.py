@@ -137,7 +137,8 @@ def _name(setting):
 # Starts ``minigan train`` from the very package this sweep runs: isolated mode (-I) keeps the
 # current folder, PYTHONPATH and the user's site-packages out of sys.path, so a ``minigan/`` folder
 # where the sweep was started (a planted package, another checkout) is never imported instead.
-_LAUNCHER = "import sys; sys.path.insert(0, sys.argv.pop(1)); from minigan.cli import main; sys.exit(main())"
+_LAUNCHER = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from minigan.sweep.child import stop_with_parent; "
+             "stop_with_parent(int(sys.argv.pop(1))); from minigan.cli import main; sys.exit(main())")
 
 
 def _command(config, backend, plan="train"):
@@ -146,7 +147,7 @@ def _command(config, backend, plan="train"):
     ``plan`` "resume" continues the run's checkpoint (an interrupted run of this sweep) instead.
     """
     home = str(pathlib.Path(__file__).resolve().parents[2])              # the folder that holds the minigan package
-    args = [sys.executable, "-I", "-c", _LAUNCHER, home, "train", "--backend", backend]
+    args = [sys.executable, "-I", "-c", _LAUNCHER, home, str(os.getpid()), "train", "--backend", backend]
     if plan == "resume":
         return args + ["--resume", str(pathlib.Path(config.out) / "checkpoint.npz")]
     args.append("--overwrite")                     # a run of this sweep that stopped before its first checkpoint

@@ -115,9 +115,13 @@ class RunFolder:
             return self
         if not overwrite:
             self.release()
+            if (self.path / "checkpoint.npz").is_file():
+                raise RunFolderError(
+                    f"{self.path} already holds a run (continue it with --resume {self.path}, "
+                    "replace it with --overwrite, or choose another --out)")
             raise RunFolderError(
-                f"{self.path} already holds a run (continue it with --resume {self.path / 'checkpoint.npz'}, "
-                "replace it with --overwrite, or choose another --out)")
+                f"{self.path} already holds a run that stopped before its first checkpoint, so it cannot be "
+                "continued (start it again with --overwrite, or choose another --out)")
         if not self.is_minigan_run():
             self.release()
             raise RunFolderError(

@@ -198,3 +198,14 @@ def test_named_layers_walks_depth_first_with_the_prefixes_of_the_names():
         ("", "Sequential"), ("0.", "Dense"), ("1.", "Sequential"), ("1.0.", "Dense"), ("1.1.", "BatchNorm1d")]
     assert [name for name, _ in outer.named_parameters()] == ["0.W", "0.b", "1.0.W", "1.0.b", "1.1.gamma", "1.1.beta"]
     assert [name for name, _ in outer.named_buffers()] == ["1.1.running_mean", "1.1.running_var"]
+
+
+def test_a_forward_that_fails_part_way_leaves_no_cache_to_backpropagate_through(rng):
+    net = mg.nn.Sequential(mg.nn.Flatten(), mg.nn.Dense(4, 3, rng=0), mg.nn.LeakyReLU(0.2), mg.nn.Dense(3, 2, rng=1))
+    y = net(rng.standard_normal((5, 2, 2)).astype(np.float32))
+    with pytest.raises(ValueError, match=r"Dense\(4, 3\): x must be \(N, 4\)"):
+        net(rng.standard_normal((5, 1, 8)).astype(np.float32))          # Flatten took it, Dense did not
+    net.zero_grad()
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        net.backward(np.ones_like(y))                                 # not the good batch's Dense with the bad one's Flatten
+    assert all(not p.grad.any() for p in net.parameters())             # nothing half-added

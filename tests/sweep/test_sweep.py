@@ -1,5 +1,8 @@
 """The tuning study: every (setting, seed) trained and scored, divergence and collapse marked, three outputs."""
 import csv
+import os
+import sys
+import time
 
 import pytest
 
@@ -62,7 +65,7 @@ def test_each_run_is_the_minigan_train_command_of_its_config():
     from minigan.sweep import _command
     config = Grid(limit=64).config(Setting("hinge", 2.0, 1.5, 0.9, 3), seed=1, out="runs/x")
     args = _command(config, "numpy")
-    parsed = minigan.cli.build_parser().parse_args(args[5:])
+    parsed = minigan.cli.build_parser().parse_args(args[6:])
     settings = {k: getattr(parsed, k) for k in config.__dataclass_fields__ if hasattr(parsed, k)}
     assert mg.train.config.TrainConfig(**dict(settings, backend="numpy")) == config
 
@@ -92,7 +95,7 @@ def test_a_sweeps_runs_start_the_sweeps_own_minigan_not_one_in_the_current_folde
     config = Grid(limit=64).config(Setting("hinge", 1.0, 1.0, 0.5, 1), seed=0, out=str(tmp_path / "run"))
     args = _command(config, "numpy")
     assert args[:2] == [sys.executable, "-I"]
-    done = subprocess.run(args[:5] + ["--version"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    done = subprocess.run(args[:6] + ["--version"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                           env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0 and done.stdout.strip() == f"minigan {mg.__version__}", done.stderr
     assert not (tmp_path / "ran").exists()
@@ -107,3 +110,35 @@ def test_a_sweeps_runs_start_the_sweeps_own_minigan_not_one_in_the_current_folde
 def test_a_bad_grid_names_the_sweeps_option(grid, message):
     with pytest.raises(mg.errors.ConfigError, match=message):
         grid.check()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_run_stops_when_its_sweep_is_killed_with_kill_9(tmp_path):
+    """The sweep's stand-in starts a child that asks to stop with its parent, then is killed with SIGKILL."""
+    import signal
+    import subprocess
+    sweep_code = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import os, sys, time; "
+        "from minigan.sweep.child import stop_with_parent; stop_with_parent(int(sys.argv[1])); "
+        "print(os.getpid(), flush=True); time.sleep(60)', str(__import__(\"os\").getpid())], stdout=sys.stdout)\n"
+        "time.sleep(60)\n")
+    sweep = subprocess.Popen([sys.executable, "-c", sweep_code], stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(sweep.stdout.readline())
+        sweep.send_signal(signal.SIGKILL)
+        sweep.wait(timeout=10)
+        for _ in range(100):                                     # the child gets SIGTERM and ends
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(child, signal.SIGKILL)
+            pytest.fail("the sweep's child outlived it")
+    finally:
+        sweep.stdout.close()
+        if sweep.poll() is None:
+            sweep.kill()
+            sweep.wait()

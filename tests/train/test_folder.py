@@ -29,7 +29,11 @@ def test_a_folder_with_a_run_is_refused_unless_overwritten(tmp_path):
     for name in ("metrics.jsonl", "grid_epoch_004.png", "generator_epoch_004.npz", "notes.txt"):
         (folder / name).write_text("x")
     (folder / "config.json").write_text(json.dumps(dict(model="mlp", loss="hinge", epochs=2, seed=0, z_dim=100)))
-    with pytest.raises(RunFolderError, match="already holds a run.*--resume .*--overwrite"):
+    with pytest.raises(RunFolderError, match="already holds a run that stopped before its first checkpoint, so it "
+                                             "cannot be continued .start it again with --overwrite"):
+        RunFolder(folder).claim()                                   # no checkpoint: no --resume to advise
+    (folder / "checkpoint.npz").write_text("x")
+    with pytest.raises(RunFolderError, match=f"already holds a run .continue it with --resume {folder}, .*--overwrite"):
         RunFolder(folder).claim()
     claimed = RunFolder(folder).claim(overwrite=True)
     claimed.release()
