@@ -559,3 +559,15 @@ def test_a_sweep_stopped_by_sigterm_exits_143(monkeypatch, capsys, tmp_path):
     finally:
         signal.signal(signal.SIGTERM, handler)
     assert "minigan sweep: interrupted" in capsys.readouterr().err
+
+
+def test_a_run_that_fails_inside_a_sweep_is_one_line_naming_it(monkeypatch, capsys, tmp_path):
+    import minigan.sweep
+    failing = [sys.executable, "-c", "import sys; print('minigan train: --data holds no images', file=sys.stderr); "
+                                     "sys.exit(2)"]
+    monkeypatch.setattr(minigan.sweep, "_command", lambda config, backend, plan="train": failing)
+    out = tmp_path / "s"
+    assert mg.cli.main(["sweep", "--quick", "--losses", "hinge", "--seeds", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("minigan sweep: the run ") and "failed with exit code 2: minigan " \
+        "train: --data holds no images (the runs that finished are kept" in err[0]

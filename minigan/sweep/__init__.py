@@ -30,7 +30,7 @@ import time
 from .. import metrics
 from ..checks import is_int
 from ..data.formats import write_atomically
-from ..errors import ConfigError
+from ..errors import ConfigError, UserError
 from ..train.config import MODEL_DEFAULTS, TrainConfig, flag
 from ..train.sampling import generate
 from .folder import SweepFolder
@@ -161,6 +161,10 @@ def _command(config, backend, plan="train"):
 _RUNNING = set()                                   # the run processes, stopped with the sweep
 
 
+class RunFailed(UserError, RuntimeError):
+    """One of the sweep's runs ended with an error of its own; the others are stopped, the finished ones kept."""
+
+
 def train_one(config, backend, threads=1, plan="train"):
     """Run one ``minigan train`` process; returns (status, seconds): "done", or "diverged" (exit 3).
 
@@ -180,8 +184,11 @@ def train_one(config, backend, threads=1, plan="train"):
     finally:
         _RUNNING.discard(process)
     if process.returncode not in (0, 3):
-        raise RuntimeError(f"sweep: a run failed with exit code {process.returncode} ({config.out}): "
-                           f"{stderr.strip()[-500:]}")
+        said = [line for line in stderr.splitlines() if line.strip()]
+        raise RunFailed(f"the run {config.out} failed with exit code {process.returncode}"
+                        + (f": {said[-1].strip()[:300]}" if said else "")
+                        + " (the runs that finished are kept; mend the cause and run the same sweep again to "
+                          "resume it)")
     return ("diverged" if process.returncode == 3 else "done"), time.perf_counter() - start
 
 
