@@ -174,6 +174,11 @@ class Run:
                 for k in ("loss_d", "loss_g", "d_real", "d_fake")}
         bar.write(f"epoch {self.epoch}/{self.config.epochs} | {self._format(mean)} | {seconds:.1f} s "
                   f"({1e3 * seconds / max(1, len(records)):.0f} ms/step)")
+        if self.config.loss_function in losses.SIGMOID_NAMES and mean["d_real"] > 0.99 and mean["d_fake"] < 0.01:
+            bar.write(f"minigan: warning: D tells every fake from every real image this epoch (D(x) "
+                      f"{mean['d_real']:.3f}, D(G(z)) {mean['d_fake']:.3f}): the game has stopped, and G seldom "
+                      "recovers from it (a collapse whatever the scores say; start again with lower --lr-g and "
+                      "--lr-d)")
         if self.scorer is not None:
             record, line, warning = self.scorer.score(self.sampler, self.epoch, self.files.snapshot)
             self.last_scores = dict(record, step=self.step, epoch=self.epoch)

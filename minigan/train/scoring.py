@@ -66,7 +66,8 @@ class EpochScorer:
             missing = ", ".join(str(d) for d in result["missing"])
             best = snapshot_of(self.best_epoch) if result["coverage"] < self.best_coverage else None
             before = (f"; G of epoch {self.best_epoch} covered {self.best_coverage}: {best}") if best else ""
-            early = "; so early in a run this often clears within an epoch or two" if epoch <= 3 else ""
+            early = ("; so early in a run this often clears within an epoch or two"
+                     if epoch <= 3 and result["coverage"] > 3 else "")
             warning = (f"minigan: warning: possible mode collapse: the samples of epoch {epoch} show "
                        f"{result['coverage']} of 10 {self.reference.kinds} (missing: {missing}){before}{early}")
         if result["coverage"] >= self.best_coverage:

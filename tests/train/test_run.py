@@ -356,3 +356,13 @@ def test_augmentation_changes_the_run_and_follows_the_seed(tmp_path):
     b = train(_config(tmp_path, out=str(tmp_path / "b"), epochs=1, augment="translation,cutout"), log=_quiet)
     wp, wa, wb = _weights(plain), _weights(a), _weights(b)
     assert all(np.array_equal(wa[k], wb[k]) for k in wa) and not all(np.array_equal(wa[k], wp[k]) for k in wa)
+
+
+def test_a_discriminator_that_wins_outright_is_a_warning_even_without_scores(tmp_path):
+    logged = []
+    train(_config(tmp_path, lr_g=10.0, lr_d=10.0, epochs=3, limit=640, batch_size=32), log=logged.append)
+    warnings = [line for line in logged if line.startswith("minigan: warning: D tells every fake")]
+    assert warnings and "start again with lower --lr-g and --lr-d" in warnings[-1]
+    quiet = []
+    train(_config(tmp_path, out=str(tmp_path / "quiet"), epochs=2), log=quiet.append)
+    assert not any("D tells every fake" in line for line in quiet)            # a healthy run: no warning
