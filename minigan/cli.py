@@ -278,17 +278,15 @@ def run_eval(args):
     from . import metrics
     from .metrics import classifier
     from . import data
-    from .train.sampling import balanced_labels, classes_of, generate
+    from .train.sampling import generate_labelled
     _use_backend(args)
     if args.n < 10:
         raise ConfigError("n", f"must be at least 10, got {args.n}", owner="eval")
     judge = classifier.load(args.classifier) if args.classifier else None
-    classes = classes_of(args.checkpoint)                    # a conditional G: every digit equally often
-    labels = balanced_labels(args.n, classes) if classes else None
+    images, labels = generate_labelled(args.checkpoint, args.n, seed=args.seed)   # conditional: every digit alike
     real, real_labels = (None, None) if args.data is None else data.load_mnist(
         args.data, split="test", limit=metrics.N_DEFAULT, seed=0)     # a fixed, balanced reference
-    result = metrics.evaluate(generate(args.checkpoint, args.n, seed=args.seed, labels=labels), real=real,
-                              classifier=judge, labels=labels, real_labels=real_labels)
+    result = metrics.evaluate(images, real=real, classifier=judge, labels=labels, real_labels=real_labels)
     print(json.dumps(result) if args.json else metrics.report(result, metrics.kinds_of(judge)))
     return 0
 

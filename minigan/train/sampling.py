@@ -31,14 +31,8 @@ def load_generator(checkpoint_path):
     return G.eval(), config.z_dim
 
 
-def classes_of(checkpoint_path):
-    """The number of classes the checkpoint's generator is conditioned on (0: not conditional)."""
-    return checkpoint.config_of(checkpoint.load_checkpoint(checkpoint_path)).num_classes
-
-
-def _check_digit(digit, checkpoint_path):
-    """The number of classes of the checkpoint's generator, after checking that it can draw ``digit``."""
-    classes = classes_of(checkpoint_path)
+def _check_digit(digit, classes):
+    """``classes``, a generator's number of classes, after checking that it can draw ``digit``."""
     if not classes:
         raise ConfigError("digit", "asks for a digit, but this generator is not conditional (train one with "
                                    "minigan train --conditional)", owner="sample")
@@ -103,8 +97,22 @@ def generate(checkpoint_path, n, seed=0, labels=None):
     _check_positive_int(n, "n", "generate")
     _check_seed(seed, "generate")
     G, z_dim = load_generator(checkpoint_path)
-    return images_of(G, np.random.default_rng(seed).standard_normal((n, z_dim)),
-                     labels=labels_for(G, n, labels, "generate"))
+    return _draw(G, z_dim, n, seed, labels, "generate")[0]
+
+
+def generate_labelled(checkpoint_path, n, seed=0):
+    """(images, labels): ``generate``'s images with its default labels, and those labels (None for an
+    unconditional generator): what ``minigan eval`` scores, every digit asked for equally often."""
+    _check_positive_int(n, "n", "generate")
+    _check_seed(seed, "generate")
+    G, z_dim = load_generator(checkpoint_path)
+    return _draw(G, z_dim, n, seed, None, "generate")
+
+
+def _draw(G, z_dim, n, seed, labels, owner):
+    """(images, the labels asked for or None): ``generate``'s work on a loaded generator."""
+    asked = labels_for(G, n, labels, owner)
+    return images_of(G, np.random.default_rng(seed).standard_normal((n, z_dim)), labels=asked), asked
 
 
 def labels_for(G, n, labels, owner):
@@ -161,7 +169,12 @@ def interpolate(checkpoint_path, rows, steps, seed=0, labels=None):
     _check_steps(steps, "steps", "interpolate")
     _check_seed(seed, "interpolate")
     G, z_dim = load_generator(checkpoint_path)
-    row_labels = labels_for(G, rows, labels, "interpolate")
+    return _walks(G, z_dim, rows, steps, seed, labels, "interpolate")
+
+
+def _walks(G, z_dim, rows, steps, seed, labels, owner):
+    """``interpolate``'s work on a loaded generator."""
+    row_labels = labels_for(G, rows, labels, owner)
     ends = np.random.default_rng(seed).standard_normal((rows, 2, z_dim))
     z = np.concatenate([slerp(a, b, np.linspace(0.0, 1.0, steps)) for a, b in ends])
     return images_of(G, z, labels=None if row_labels is None else np.repeat(row_labels, steps))
@@ -189,19 +202,21 @@ def sample(checkpoint_path, n=64, seed=0, out="samples.png", nrow=None, interpol
                                  + (" (a folder)" if out.is_dir() else ""), owner="sample")
     if nrow is not None:
         _check_positive_int(nrow, "nrow", "sample")
-    classes = None if digit is None else _check_digit(digit, checkpoint_path)
     if interpolate_steps is not None:
         _check_steps(interpolate_steps, "interpolate", "sample")
+    G, z_dim = load_generator(checkpoint_path)                    # once, for the digit's check and the images
+    classes = None if digit is None else _check_digit(digit, num_classes(G))
+    if interpolate_steps is not None:
         rows = classes if digit == "all" else -(-n // interpolate_steps)
-        images = interpolate(checkpoint_path, rows, interpolate_steps, seed,
-                             labels=np.arange(classes) if digit == "all" else digit)
+        images = _walks(G, z_dim, rows, interpolate_steps, seed,
+                        np.arange(classes) if digit == "all" else digit, "sample")
         nrow = interpolate_steps
     elif digit == "all":
         labels, per_row = rows_per_class(n, classes)
-        images = generate(checkpoint_path, len(labels), seed, labels=labels)
+        images = _draw(G, z_dim, len(labels), seed, labels, "sample")[0]
         nrow = nrow or per_row
     else:
-        images = generate(checkpoint_path, n, seed, labels=digit)
+        images = _draw(G, z_dim, n, seed, digit, "sample")[0]
     written = []
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
