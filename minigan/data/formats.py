@@ -4,6 +4,7 @@ Both kinds of file are .npz archives with a JSON ``meta`` entry whose ``"format"
 kind; each reader recognises the other's format, so a file given in the wrong place is named as
 what it is. Both are written by ``write_atomically``: a crash leaves the old file or the new one.
 """
+import json
 import os
 import pathlib
 import struct
@@ -23,12 +24,14 @@ DAMAGED_NPZ = (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError, Synt
                tokenize.TokenError, zlib.error, struct.error, OverflowError)
 
 
-def read_npz(path):
-    """Every array of the .npz file at ``path``, read into memory, no pickle; the file is closed whatever
-    happens (NumPy's own ``np.load(path)`` leaves it open when the archive is damaged). Raises one of
-    ``DAMAGED_NPZ`` for a file that is not a whole .npz."""
+def read_archive(path):
+    """(arrays, meta) of one of minigan's .npz files: every array but ``meta`` read into memory (no pickle),
+    and ``meta`` parsed from JSON. The file is closed whatever happens (NumPy's own ``np.load(path)``
+    leaves it open when the archive is damaged). Raises one of ``DAMAGED_NPZ`` for a file that is not a
+    whole .npz with a JSON ``meta`` entry."""
     with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files}
+        arrays = {name: archive[name] for name in archive.files}
+    return arrays, json.loads(str(arrays.pop("meta")))
 
 
 def write_atomically(path, write):

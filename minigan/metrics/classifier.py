@@ -27,7 +27,7 @@ import pathlib
 import numpy as np
 
 from .. import backend, data, losses
-from ..data.formats import CHECKPOINT as CHECKPOINT_FORMAT, CLASSIFIER as FORMAT, DAMAGED_NPZ, read_npz, write_atomically
+from ..data.formats import CHECKPOINT as CHECKPOINT_FORMAT, CLASSIFIER as FORMAT, DAMAGED_NPZ, read_archive, write_atomically
 from ..errors import UserError
 from ..nn import Conv2d, Dense, Flatten, ReLU, Sequential
 from ..optim import Adam
@@ -119,8 +119,7 @@ def load(path=None):
     if not path.is_file():
         raise ClassifierError(f"{path}: no such classifier file")
     try:
-        arrays = read_npz(path)
-        meta = json.loads(str(arrays.pop("meta")))
+        arrays, meta = read_archive(path)
     except DAMAGED_NPZ as error:
         raise ClassifierError(f"{path}: not a readable minigan classifier ({type(error).__name__}: {error})") from None
     found = meta.get("format") if isinstance(meta, dict) else meta

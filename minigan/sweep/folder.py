@@ -16,7 +16,7 @@ import pathlib
 from ..data.formats import write_atomically
 from ..errors import RunFolderError
 from ..train import checkpoint
-from ..train.folder import exclusive_lock, refuse_links
+from ..train.folder import LockedFolder, refuse_links
 
 LOCK_NAME = ".minigan-sweep.lock"
 GRID_NAME = "sweep.json"
@@ -24,8 +24,10 @@ RESULTS = ("sweep.csv", "sweep.md", "sweep.png")
 PER_PROCESS = ("out", "backend", "max_steps")          # settings that do not make two runs different
 
 
-class SweepFolder:
+class SweepFolder(LockedFolder):
     """The folder of one sweep; see the module docstring."""
+
+    lock_name, holder = LOCK_NAME, "another minigan sweep"
 
     def __init__(self, path):
         self.path = path
@@ -78,13 +80,6 @@ class SweepFolder:
         meta = saved["meta"]
         return "done" if meta["epoch"] >= config.epochs and meta["batch"] == 0 else "resume"
 
-    def _acquire_lock(self):
-        self._lock = exclusive_lock(self.path / LOCK_NAME, "another minigan sweep")
-
-    def release(self):
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
 
 
 def _settings(config):

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..checks import is_int
 from .config import TrainConfig
-from ..data.formats import CHECKPOINT as FORMAT, CLASSIFIER as CLASSIFIER_FORMAT, DAMAGED_NPZ, read_npz, write_atomically
+from ..data.formats import CHECKPOINT as FORMAT, CLASSIFIER as CLASSIFIER_FORMAT, DAMAGED_NPZ, read_archive, write_atomically
 from ..errors import UserError
 
 _META_TYPES = {"config": dict, "epoch": int, "batch": int, "step": int}
@@ -97,8 +97,7 @@ def load_checkpoint(path):
     if not zipfile.is_zipfile(path):
         raise CheckpointError(f"{path}: not a minigan checkpoint (not an .npz archive)")
     try:
-        arrays = read_npz(path)
-        meta = json.loads(str(arrays.pop("meta")))
+        arrays, meta = read_archive(path)
     except DAMAGED_NPZ as error:
         raise CheckpointError(f"{path}: not a readable minigan checkpoint ({type(error).__name__}: {error})") from None
     _check_meta(meta, path)

@@ -44,8 +44,26 @@ def new_run_path(root="runs"):
     raise RunFolderError(f"{root}: could not find a free run folder name for {stamp} (pass --out DIR)")
 
 
-class RunFolder:
+class LockedFolder:
+    """A folder that one minigan process holds at a time: the ``lock_name`` file under ``path``, locked
+    while held (``exclusive_lock``); ``holder`` says who else would hold it in the refusal."""
+
+    lock_name, holder = None, None
+
+    def _acquire_lock(self):
+        self._lock = exclusive_lock(self.path / self.lock_name, self.holder)
+
+    def release(self):
+        """Give up the lock and remove its file (the process's exit gives up the lock too)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+
+class RunFolder(LockedFolder):
     """The folder of one run; see the module docstring."""
+
+    lock_name, holder = LOCK_NAME, "another minigan process"
 
     def __init__(self, path=None, root="runs"):
         self.given = path is not None                   # False: a new folder under root, named at claim()
@@ -130,15 +148,6 @@ class RunFolder:
         for path in self.own_files():
             path.unlink()
         return self
-
-    def _acquire_lock(self):
-        self._lock = exclusive_lock(self.path / LOCK_NAME, "another minigan process")
-
-    def release(self):
-        """Give up the lock and remove its file (the process's exit gives up the lock too)."""
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
 
     def __enter__(self):
         return self
