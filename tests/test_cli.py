@@ -388,7 +388,7 @@ def test_ctrl_c_during_start_up_is_one_line(monkeypatch, capsys, tmp_path):
 
 
 def test_an_unreadable_data_file_is_one_line(monkeypatch, capsys, tmp_path):
-    def unreadable(path):
+    def unreadable(path, memory_per_byte=2):
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(mg.data.mnist, "read_idx", unreadable)

@@ -7,6 +7,7 @@ This module is a host-side edge: it reads and writes files with NumPy.
 """
 import gzip
 import math
+import os
 import pathlib
 import zlib
 
@@ -38,8 +39,41 @@ def _read_at_most(f, n):
     return b"".join(parts)
 
 
-def _read_idx_bytes(path, f):
-    """(type code, shape, data bytes) of an open IDX stream; never reads past the size the header declares."""
+def available_memory():
+    """Bytes of memory the system can still give this process (Linux's MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _size(n):
+    """Bytes as a short figure: '7.84 GB', '392 kB'."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def _check_fits(path, shape, expected, memory_per_byte):
+    """Refuse data whose declared size, times what the caller makes of each byte, exceeds the free memory."""
+    available = available_memory()
+    if available is not None and expected * memory_per_byte > available:
+        raise IdxError(f"{path}: its header declares shape {shape}, {_size(expected)} of data, which would "
+                       f"take {_size(expected * memory_per_byte)} of memory to load; {_size(available)} "
+                       "is available (a damaged header, or data too large for this machine)")
+
+
+def _read_idx_bytes(path, f, memory_per_byte):
+    """(type code, shape, data bytes) of an open IDX stream; never reads past the size the header declares,
+    and reads nothing when that size would not fit in the free memory (a small gzip can declare gigabytes)."""
     magic = _read_at_most(f, 4)
     if len(magic) < 4 or magic[0] != 0 or magic[1] != 0:
         raise IdxError(f"{path}: not an IDX file (the magic number must start with two zero bytes)")
@@ -54,6 +88,7 @@ def _read_idx_bytes(path, f):
                        f"{ndim} dimensions)")
     shape = tuple(int(d) for d in np.frombuffer(sizes, dtype=">u4"))
     expected = math.prod(shape) * np.dtype(_IDX_TYPES[type_code]).itemsize     # a Python int: no overflow
+    _check_fits(path, shape, expected, memory_per_byte)
     data = _read_at_most(f, expected + 1)
     if len(data) != expected:
         kind = "truncated" if len(data) < expected else "has trailing bytes"
@@ -62,12 +97,14 @@ def _read_idx_bytes(path, f):
     return type_code, shape, data
 
 
-def read_idx(path):
+def read_idx(path, memory_per_byte=2):
     """Read an IDX file (raw or gzip) into a NumPy array of its stored type and shape.
 
     Raises IdxError naming the file when the magic number, the header or the data size is wrong.
     A gzip file is inflated only as far as its header's sizes say, so a small file that inflates
-    to gigabytes costs no more memory than the data it claims.
+    to gigabytes costs no more memory than the data it claims; and a header whose data, times
+    ``memory_per_byte`` (the bytes read and the array made of them: 2; more for a caller that
+    converts the array), exceeds the memory available is refused before anything is read.
     """
     path = pathlib.Path(path)
     with open(path, "rb") as raw:
@@ -75,7 +112,7 @@ def read_idx(path):
         raw.seek(0)
         stream = gzip.GzipFile(fileobj=raw) if compressed else raw
         try:
-            type_code, shape, data = _read_idx_bytes(path, stream)
+            type_code, shape, data = _read_idx_bytes(path, stream, memory_per_byte)
         except (gzip.BadGzipFile, EOFError, zlib.error) as error:
             raise IdxError(f"{path}: corrupt gzip data ({error})") from None
     dtype = np.dtype(_IDX_TYPES[type_code])

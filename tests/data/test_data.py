@@ -67,8 +67,42 @@ def test_a_gzip_bomb_is_inflated_only_as_far_as_the_header_says(tmp_path):
 def test_dimensions_whose_product_overflows_int64_are_refused(tmp_path):
     path = tmp_path / "huge-idx3-ubyte"
     path.write_bytes(b"\x00\x00\x08\x03" + b"\xff\xff\xff\xff" * 3 + b"xyz")
-    with pytest.raises(IdxError, match="truncated: shape \\(4294967295, 4294967295, 4294967295\\)"):
+    with pytest.raises(IdxError, match=r"huge-idx3-ubyte: its header declares shape "
+                                       r"\(4294967295, 4294967295, 4294967295\), 7.92e\+19 GB of data"):
         read_idx(path)
+
+
+def _gzip_declaring(path, count, written):
+    """A gzip IDX file whose header declares ``count`` 28x28 images, followed by ``written`` blank ones."""
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(b"\x00\x00\x08\x03" + np.array([count, 28, 28], ">u4").tobytes())
+        f.write(bytes(written * 784))
+
+
+def test_a_gzip_declaring_more_images_than_memory_holds_is_refused_before_reading(tmp_path, monkeypatch):
+    import tracemalloc
+    path = tmp_path / "bomb-idx3-ubyte.gz"
+    _gzip_declaring(path, 10_000_000, 10_000)                       # 7.8 GB declared, 7.8 MB written
+    monkeypatch.setattr("minigan.data.idx.available_memory", lambda: 4 << 30)
+    tracemalloc.start()
+    with pytest.raises(IdxError, match=r"bomb-idx3-ubyte.gz: its header declares shape \(10000000, 28, 28\), "
+                                       r"7.84 GB of data, which would take 15.7 GB of memory to load; "
+                                       r"4.29 GB is available"):
+        read_idx(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+def test_the_memory_check_counts_what_the_loader_makes_of_the_data(tmp_path, monkeypatch):
+    _gzip_declaring(tmp_path / "train-images-idx3-ubyte.gz", 100, 100)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.arange(100, dtype=np.uint8) % 10)
+    monkeypatch.setattr("minigan.data.idx.available_memory", lambda: 100 * 784 * 3)
+    assert read_idx(tmp_path / "train-images-idx3-ubyte.gz").shape == (100, 28, 28)    # 2 bytes per byte fit
+    with pytest.raises(IdxError, match=r"which would take 392 kB of memory to load; 235 kB is available"):
+        load_mnist(tmp_path)                                       # 5 bytes per byte do not
+    monkeypatch.setattr("minigan.data.idx.available_memory", lambda: None)   # unknown: no limit
+    assert load_mnist(tmp_path)[0].shape == (100, 1, 28, 28)
 
 
 def test_write_idx_rejects_unsupported_dtypes(tmp_path):
