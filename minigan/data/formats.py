@@ -15,6 +15,8 @@ import zlib
 
 import numpy as np
 
+from . import memory
+
 CHECKPOINT = "minigan-checkpoint-1"    # minigan train's checkpoints and generator snapshots (train/checkpoint.py)
 CLASSIFIER = "minigan-classifier-1"    # minigan train-classifier's files (metrics/classifier.py)
 
@@ -28,10 +30,21 @@ def read_archive(path):
     """(arrays, meta) of one of minigan's .npz files: every array but ``meta`` read into memory (no pickle),
     and ``meta`` parsed from JSON. The file is closed whatever happens (NumPy's own ``np.load(path)``
     leaves it open when the archive is damaged). Raises one of ``DAMAGED_NPZ`` for a file that is not a
-    whole .npz with a JSON ``meta`` entry."""
+    whole .npz with a JSON ``meta`` entry, or one whose members declare more than the free memory."""
     with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
+        _check_fits(archive.zip)
         arrays = {name: archive[name] for name in archive.files}
     return arrays, json.loads(str(arrays.pop("meta")))
+
+
+def _check_fits(archive):
+    """Raise ValueError when the sizes an archive's directory declares exceed the free memory (zipfile
+    never inflates a member past its declared size, so this bounds what reading it can take)."""
+    declared = sum(info.file_size for info in archive.infolist())
+    available = memory.available_memory()
+    if available is not None and declared > available:
+        raise ValueError(f"its members declare {memory.size_text(declared)} of arrays, more than the "
+                         f"{memory.size_text(available)} of memory available")
 
 
 def write_atomically(path, write):

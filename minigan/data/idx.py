@@ -7,13 +7,13 @@ This module is a host-side edge: it reads and writes files with NumPy.
 """
 import gzip
 import math
-import os
 import pathlib
 import zlib
 
 import numpy as np
 
 from ..errors import UserError
+from . import memory
 
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _TYPE_CODES = {np.dtype(v).newbyteorder(">"): k for k, v in _IDX_TYPES.items()}
@@ -39,36 +39,14 @@ def _read_at_most(f, n):
     return b"".join(parts)
 
 
-def available_memory():
-    """Bytes of memory the system can still give this process (Linux's MemAvailable), or None if unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _size(n):
-    """Bytes as a short figure: '7.84 GB', '392 kB'."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n} bytes"
-
-
 def _check_fits(path, shape, expected, memory_per_byte):
     """Refuse data whose declared size, times what the caller makes of each byte, exceeds the free memory."""
-    available = available_memory()
+    available = memory.available_memory()
     if available is not None and expected * memory_per_byte > available:
-        raise IdxError(f"{path}: its header declares shape {shape}, {_size(expected)} of data, which would "
-                       f"take {_size(expected * memory_per_byte)} of memory to load; {_size(available)} "
-                       "is available (a damaged header, or data too large for this machine)")
+        declared, needed = memory.size_text(expected), memory.size_text(expected * memory_per_byte)
+        raise IdxError(f"{path}: its header declares shape {shape}, {declared} of data, which would take {needed} "
+                       f"of memory to load; {memory.size_text(available)} is available (a damaged header, or data "
+                       "too large for this machine)")
 
 
 def _read_idx_bytes(path, f, memory_per_byte):

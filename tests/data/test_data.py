@@ -83,7 +83,7 @@ def test_a_gzip_declaring_more_images_than_memory_holds_is_refused_before_readin
     import tracemalloc
     path = tmp_path / "bomb-idx3-ubyte.gz"
     _gzip_declaring(path, 10_000_000, 10_000)                       # 7.8 GB declared, 7.8 MB written
-    monkeypatch.setattr("minigan.data.idx.available_memory", lambda: 4 << 30)
+    monkeypatch.setattr("minigan.data.memory.available_memory", lambda: 4 << 30)
     tracemalloc.start()
     with pytest.raises(IdxError, match=r"bomb-idx3-ubyte.gz: its header declares shape \(10000000, 28, 28\), "
                                        r"7.84 GB of data, which would take 15.7 GB of memory to load; "
@@ -97,11 +97,11 @@ def test_a_gzip_declaring_more_images_than_memory_holds_is_refused_before_readin
 def test_the_memory_check_counts_what_the_loader_makes_of_the_data(tmp_path, monkeypatch):
     _gzip_declaring(tmp_path / "train-images-idx3-ubyte.gz", 100, 100)
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.arange(100, dtype=np.uint8) % 10)
-    monkeypatch.setattr("minigan.data.idx.available_memory", lambda: 100 * 784 * 3)
+    monkeypatch.setattr("minigan.data.memory.available_memory", lambda: 100 * 784 * 3)
     assert read_idx(tmp_path / "train-images-idx3-ubyte.gz").shape == (100, 28, 28)    # 2 bytes per byte fit
     with pytest.raises(IdxError, match=r"which would take 392 kB of memory to load; 235 kB is available"):
         load_mnist(tmp_path)                                       # 5 bytes per byte do not
-    monkeypatch.setattr("minigan.data.idx.available_memory", lambda: None)   # unknown: no limit
+    monkeypatch.setattr("minigan.data.memory.available_memory", lambda: None)   # unknown: no limit
     assert load_mnist(tmp_path)[0].shape == (100, 1, 28, 28)
 
 

@@ -152,3 +152,26 @@ def test_a_crafted_data_order_is_refused_on_resume(tmp_path):
     np.savez(stopped["checkpoint"], **saved)
     with pytest.raises(CheckpointError, match=r"its data order \(perm\) is not an order of the 64 training images"):
         mg.train.resume(stopped["checkpoint"], log=lambda *_: None)
+
+
+def test_a_member_declaring_more_than_the_free_memory_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    import tracemalloc
+    import zipfile
+    G, D, opt_g, opt_d = _state()
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, G, D, opt_g, opt_d, _meta())
+    size = path.stat().st_size
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:   # 64 MiB of zeros, deflated
+        with archive.open("bomb.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(member, {"descr": "|u1", "fortran_order": False, "shape": (64 << 20,)})
+            for _ in range(64):
+                member.write(bytes(1 << 20))
+    assert path.stat().st_size - size < 1 << 20
+    monkeypatch.setattr("minigan.data.memory.available_memory", lambda: 32 << 20)
+    tracemalloc.start()
+    with pytest.raises(CheckpointError, match=r"c.npz: not a readable minigan checkpoint \(ValueError: its members "
+                                              r"declare 7\d.\d MB of arrays, more than the 33.6 MB of memory available\)"):
+        load_checkpoint(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 << 20
