@@ -172,7 +172,13 @@ def _sweep_parser(sub):
                    f"{d.batch_size}; with --quick the model's own: {quick_grid('mlp').batch_size} for the mlp, "
                    f"{quick_grid('dcgan').batch_size} for the dcgan).")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="Train each run on a class-balanced "
-                   "subset of N images (default: all 5,000).")
+                   "subset of N images (default: all of them).")
+    p.add_argument("--data", default=None, metavar="DATA", help="Every run's data, as minigan train --data: mnist, "
+                   "fashion-mnist or a folder of IDX files (default: the 5,000 MNIST digits inside minigan).")
+    p.add_argument("--classifier", default=None, metavar="NPZ", help="The classifier .npz that scores the runs "
+                   "(default: minigan's MNIST classifier; needed for data other than MNIST).")
+    p.add_argument("--conditional", action="store_true", default=None, help="Train every run as a conditional "
+                   "GAN (minigan train --conditional).")
     p.add_argument("--out", default=None, metavar="DIR", help="The study's folder (default: a new "
                    "sweeps/<date>-<time>).")
     _add_backend(p)
@@ -303,7 +309,8 @@ def run_sweep(args):
                  "" if s == "none" else s for s in args.spectral_norms],
              "augments": None if args.augments is None else ["" if s == "none" else s for s in args.augments],
              "seeds": args.seeds, "model": args.model, "epochs": args.epochs, "limit": args.limit,
-             "batch_size": args.batch_size}
+             "batch_size": args.batch_size, "data": args.data, "classifier": args.classifier,
+             "conditional": args.conditional}
     grid = dataclasses.replace(grid, **{k: tuple(v) if isinstance(v, list) else v
                                         for k, v in given.items() if v is not None})
     grid.check()                                              # before the study's folder is made

@@ -28,9 +28,11 @@ import sys
 import time
 
 from .. import metrics
+from ..metrics import classifier
 from ..checks import is_int
 from ..data.formats import write_atomically
 from ..errors import ConfigError, UserError
+from ..train import parts
 from ..train.config import MODEL_DEFAULTS, TrainConfig, flag
 from ..train.sampling import generate
 from .folder import SweepFolder
@@ -58,6 +60,10 @@ class Grid:
     normalised ("" none, "D", "GD"); ``augments`` the augmentations ("" none, "all", or a
     comma-separated list). ``losses`` may include wgan-gp (its penalty on interpolates,
     with the grid's learning rates, beta1 and d_steps rather than its paper's).
+
+    ``data`` is every run's data (``minigan train --data``: None, the embedded digits; "mnist",
+    "fashion-mnist" or a folder); ``classifier`` the .npz that scores the runs (needed for data
+    other than MNIST's digits); ``conditional`` trains every run as a conditional GAN.
     """
 
     losses: tuple = ("minimax", "nonsaturating", "lsgan", "hinge", "wasserstein")
@@ -73,6 +79,9 @@ class Grid:
     epochs: int = 20
     batch_size: int = 32
     limit: int = None
+    data: str = None
+    classifier: str = None
+    conditional: bool = False
 
     def settings(self):
         """A ``Setting`` for every cell of the grid, in a fixed order."""
@@ -93,6 +102,33 @@ class Grid:
                 self.config(setting, seed=0, out="-")
             except ConfigError as error:               # name the sweep's option, not the run's setting it made
                 raise ConfigError(_grid_field(error.field, setting), error.problem, owner="sweep") from None
+        if self.classifier is None and self.data not in (None, "mnist"):
+            raise ConfigError("classifier", "is needed with --data other than mnist: a sweep scores its runs, and "
+                                            "the shipped classifier knows MNIST's digits only (train one with "
+                                            "minigan train-classifier --data DATA)", owner="sweep")
+
+    def check_data(self):
+        """Load the runs' data once, as a run will: a bad folder or label file is refused before any run starts,
+        and mnist or fashion-mnist is fetched here once rather than by runs side by side."""
+        setting = max(self.settings(), key=lambda s: s.d_steps)          # the cell that needs the most steps
+        try:
+            parts.load_data(self.config(setting, seed=0, out="-"))
+        except ConfigError as error:
+            raise ConfigError(_grid_field(error.field, setting), error.problem, owner="sweep") from None
+
+    def reference(self):
+        """The ``metrics.Reference`` that scores every run: the grid's classifier, or minigan's MNIST one."""
+        if self.classifier is None:
+            return metrics.Reference()
+        try:
+            return metrics.Reference(classifier=classifier.load(self.classifier))
+        except classifier.ClassifierError as error:
+            raise ConfigError("classifier", f"{error}", owner="sweep") from None
+
+    def describe(self):
+        """'dcgan, conditional, on mnist': the model, and the data and mode when they are not the default."""
+        return (self.model + (", conditional" if self.conditional else "")
+                + (f", on {self.data}" if self.data is not None else ""))
 
     def config(self, setting, seed, out):
         """The validated TrainConfig of one cell and seed, writing into ``out``."""
@@ -100,8 +136,8 @@ class Grid:
         return TrainConfig(model=self.model, loss=setting.loss, lr_g=setting.lr_scale * setting.g_lr_ratio * lr_g,
                            lr_d=setting.lr_scale * lr_d, beta1=setting.beta1, d_steps=setting.d_steps, r1=setting.r1,
                            spectral_norm=setting.spectral_norm, augment=setting.augment, seed=seed,
-                           epochs=self.epochs, batch_size=self.batch_size, limit=self.limit, out=str(out),
-                           eval_n=0, keep_snapshots=0, log_every=10 ** 9).validate()
+                           epochs=self.epochs, batch_size=self.batch_size, limit=self.limit, data=self.data,
+                           conditional=self.conditional, out=str(out), eval_n=0, keep_snapshots=0, log_every=10 ** 9).validate()
 
 
 def _grid_field(field, setting):
@@ -215,11 +251,12 @@ def run_sweep(grid, out, backend="numpy", jobs=None, log=print):
     sweep keeps its finished runs and resumes its interrupted ones; another sweep is refused there.
     """
     grid.check()
+    grid.check_data()                              # the data and the classifier are checked before the folder is made
+    reference = grid.reference()
     jobs = jobs or (1 if backend == "cupy" else os.cpu_count() or 1)
     out = pathlib.Path(out)
     folder = SweepFolder(out).claim(grid)
     try:
-        reference = metrics.Reference()
         cells = list(itertools.product(grid.settings(), range(grid.seeds)))
         configs = [grid.config(setting, seed, out / f"{_name(setting)}-seed{seed}") for setting, seed in cells]
         plans = [folder.plan(config) for config in configs]          # every run checked before any starts
@@ -300,7 +337,7 @@ def summarise(rows):
 def markdown(rows, grid):
     """One table row per setting, best median FID first."""
     summary = summarise(rows)
-    lines = [f"{grid.model}, {grid.epochs} epochs, batch {grid.batch_size}, {grid.seeds} seeds per setting; "
+    lines = [f"{grid.describe()}, {_epochs(grid)}, batch {grid.batch_size}, {grid.seeds} seeds per setting; "
              f"FID on n = {metrics.N_DEFAULT} (median, and the range over seeds); a run 'collapsed' below "
              f"{COLLAPSED_BELOW} digits covered.", "",
              "| loss | lr (x reference) | G's lr ratio | beta1 | d_steps | R1 γ | spectral norm | augment "
@@ -314,6 +351,10 @@ def markdown(rows, grid):
                      f"{setting.augment or '-'} | {fid} | {spread} | {s['coverage']:g} | {s['ok']} | {s['collapsed']} | "
                      f"{s['diverged']} |")
     return "\n".join(lines) + "\n"
+
+
+def _epochs(grid):
+    return f"{grid.epochs} epoch{'s' if grid.epochs != 1 else ''}"
 
 
 def heatmap(rows, grid, path):
@@ -341,7 +382,7 @@ def heatmap(rows, grid, path):
                                         + (f"\nR1 {r:g}" if r else "") + (f"\nSN {s}" if s else "")
                                         + (f"\naug {m}" if m else "") for a, g, b, d, r, s, m in columns], fontsize=8)
     ax.set_yticks(range(len(grid.losses)), grid.losses)
-    ax.set_title(f"{grid.model}, {grid.epochs} epochs: median FID over {grid.seeds} seeds, lower is better\n"
+    ax.set_title(f"{grid.describe()}, {_epochs(grid)}: median FID over {grid.seeds} seeds, lower is better\n"
                  "(the fewest digits a seed covered; * a seed collapsed or diverged)", fontsize=9)
     fig.colorbar(image, ax=ax, label="FID")
     fig.tight_layout()

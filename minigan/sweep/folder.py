@@ -40,7 +40,7 @@ class SweepFolder(LockedFolder):
         self._acquire_lock()
         settings = json.loads(json.dumps(dataclasses.asdict(grid)))     # tuples as lists, as read back
         try:
-            self._check_same_sweep(settings)
+            self._check_same_sweep(settings, json.loads(json.dumps(dataclasses.asdict(type(grid)()))))
         except RunFolderError:
             self.release()
             raise
@@ -48,13 +48,17 @@ class SweepFolder(LockedFolder):
         write_atomically(self.path / GRID_NAME, lambda f: f.write(text.encode()))
         return self
 
-    def _check_same_sweep(self, settings):
+    def _check_same_sweep(self, settings, defaults):
+        """RunFolderError unless the folder is new or holds this grid's sweep (a setting an older sweep.json
+        lacks counts as its default, ``defaults``: a sweep begun before the setting existed resumes)."""
         grid_file = self.path / GRID_NAME
         if grid_file.exists():
             try:
                 before = json.loads(grid_file.read_text())
             except (OSError, ValueError, UnicodeDecodeError):
                 before = None
+            if isinstance(before, dict):
+                before = {**{k: v for k, v in defaults.items() if k not in before}, **before}
             if before != settings:
                 changed = sorted(k for k in settings if not isinstance(before, dict) or before.get(k) != settings[k])
                 raise RunFolderError(f"{self.path} holds another sweep (its grid differs in "

@@ -112,6 +112,30 @@ def test_a_bad_grid_names_the_sweeps_option(grid, message):
         grid.check()
 
 
+def test_the_grid_passes_its_data_and_conditional_mode_to_every_run(tmp_path):
+    grid = Grid(data=str(tmp_path), classifier="c.npz", conditional=True, losses=("hinge",), beta1s=(0.5,))
+    for setting in grid.settings():
+        config = grid.config(setting, seed=0, out="x")
+        assert (config.data, config.conditional, config.eval_n) == (str(tmp_path), True, 0)
+    assert grid.describe() == f"mlp, conditional, on {tmp_path}" and Grid().describe() == "mlp"
+    assert markdown([], grid).startswith(f"mlp, conditional, on {tmp_path}, 20 epochs")
+
+
+def test_data_other_than_mnist_needs_a_classifier_and_bad_data_is_refused_before_the_folder(tmp_path):
+    with pytest.raises(mg.errors.ConfigError, match="sweep: classifier is needed with --data other than mnist"):
+        Grid(data="fashion-mnist").check()
+    with pytest.raises(FileNotFoundError, match="is not a directory"):
+        run_sweep(Grid(data=str(tmp_path / "missing"), classifier="c.npz"), tmp_path / "out")
+    labels = mg.data.load_mnist()[1]
+    mg.data.write_idx(tmp_path / "train-images-idx3-ubyte", (mg.data.load_mnist()[0][:, 0] * 255).astype("uint8"))
+    mg.data.write_idx(tmp_path / "train-labels-idx1-ubyte", (labels % 9).astype("uint8"))    # no nines
+    with pytest.raises(mg.errors.ConfigError, match="sweep: conditional needs images of every class"):
+        run_sweep(Grid(data=str(tmp_path), classifier="c.npz", conditional=True), tmp_path / "out")
+    with pytest.raises(mg.errors.ConfigError, match="sweep: classifier .*c.npz"):
+        run_sweep(Grid(data=str(tmp_path), classifier=str(tmp_path / "c.npz")), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
 def test_a_run_stops_when_its_sweep_is_killed_with_kill_9(tmp_path):
     """The sweep's stand-in starts a child that asks to stop with its parent, then is killed with SIGKILL."""

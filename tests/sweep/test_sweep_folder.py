@@ -65,3 +65,14 @@ def test_results_without_a_grid_and_a_run_of_other_settings_are_refused(tmp_path
     train(TrainConfig(**{**config.__dict__, "seed": 5, "max_steps": 1}), log=lambda *_: None)
     with pytest.raises(RunFolderError, match="holds a run of other settings \\(seed 5 there, 0 here\\)"):
         SweepFolder(other).plan(config)
+
+
+def test_a_sweep_begun_before_a_grid_setting_existed_resumes(tmp_path):
+    SweepFolder(tmp_path).claim(_grid()).release()
+    saved = json.loads((tmp_path / "sweep.json").read_text())
+    for name in ("data", "classifier", "conditional"):                 # as a sweep.json of minigan 0.x wrote it
+        del saved[name]
+    (tmp_path / "sweep.json").write_text(json.dumps(saved))
+    SweepFolder(tmp_path).claim(_grid()).release()                    # the same sweep: its defaults
+    with pytest.raises(RunFolderError, match="its grid differs in conditional"):
+        SweepFolder(tmp_path).claim(_grid(conditional=True))
