@@ -2,10 +2,12 @@
 
 The discriminator D returns a score s per sample (a logit for the sigmoid losses), and a
 loss object turns a batch of scores into a number and its gradient with respect to the
-scores. ``d_loss(s_real, s_fake) -> (loss, d_real, d_fake)`` is what D minimises,
-``g_loss(s_fake) -> (loss, d_fake)`` what G minimises; each mean is over its own batch, so
-with N scores every gradient entry carries a factor 1/N. The gradients are then passed to
-``D.backward``. Derivations in docs/derivations.md, section "GAN losses", whose subsections
+scores. D minimises the sum of a real term, ``d_loss_real(s_real) -> (loss, d_real)``, and a
+fake term, ``d_loss_fake(s_fake) -> (loss, d_fake)``; G minimises ``g_loss(s_fake) -> (loss,
+d_fake)``; each mean is over its own batch, so with N scores every gradient entry carries a
+factor 1/N. The gradients are then passed to ``D.backward``, one batch at a time (a layer holds
+the cache of its last forward only); ``d_loss(s_real, s_fake)`` is D's loss value alone, for a
+check or a plot, so that no call hands back the real batch's gradient after the fake batch's forward. Derivations in docs/derivations.md, section "GAN losses", whose subsections
 carry the step numbers below; in short, with
 sigma(s) = 1 / (1 + exp(-s)) and softplus(s) = log(1 + exp(s)):
 
@@ -102,10 +104,14 @@ class GANLoss:
         return scores.mean()
 
     def d_loss(self, real_scores, fake_scores):
-        """(loss, d_real, d_fake) for the discriminator's step: the sum of its real and fake terms."""
-        loss_real, d_real = self.d_loss_real(real_scores)
-        loss_fake, d_fake = self.d_loss_fake(fake_scores)
-        return loss_real + loss_fake, d_real, d_fake
+        """D's loss, the sum of its real and fake terms: the value alone (a device scalar).
+
+        The gradients come one batch at a time from ``d_loss_real`` and ``d_loss_fake``, each to be
+        sent back through D while D holds that batch's forward: after ``D(x_real)`` and then
+        ``D(x_fake)``, D holds the fake batch, and the real batch's gradient sent back through it
+        would be wrong with no error. So no call returns both gradients at once.
+        """
+        return self.d_loss_real(real_scores)[0] + self.d_loss_fake(fake_scores)[0]
 
     def d_loss_real(self, real_scores):
         """(loss, d_real): the real-sample term of D's loss alone.

@@ -113,7 +113,7 @@ def test_losses_match_torch_autograd(rng, name, d_fn, g_fn):
     options = {"real_label": 0.9} if name in ("minimax", "nonsaturating") else {}
     loss = mg.losses.get(name, **options)
     real, fake = 3.0 * rng.standard_normal((6, 1)), 3.0 * rng.standard_normal((6, 1))
-    value, d_real, d_fake = loss.d_loss(real, fake)
+    value, (_, d_real), (_, d_fake) = loss.d_loss(real, fake), loss.d_loss_real(real), loss.d_loss_fake(fake)
     t_value, (t_real, t_fake) = _torch_loss_grads(d_fn, real, fake)
     assert value == pytest.approx(t_value, rel=1e-12)
     np.testing.assert_allclose(d_real, t_real, rtol=1e-12, atol=1e-15)

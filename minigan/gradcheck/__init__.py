@@ -183,11 +183,11 @@ def check_loss(loss, real_scores, fake_scores, eps=1e-6, rtol=1e-5, atol=1e-8):
     """
     xp = backend.xp_of(real_scores, fake_scores)
     real, fake = xp.array(real_scores, dtype="float64"), xp.array(fake_scores, dtype="float64")
-    _, d_real, d_fake = loss.d_loss(real, fake)
+    (_, d_real), (_, d_fake) = loss.d_loss_real(real), loss.d_loss_fake(fake)
     _, g_fake = loss.g_loss(fake)
 
     def d_value(_):
-        return loss.d_loss(real, fake)[0]
+        return loss.d_loss(real, fake)
 
     pairs = [("d_real", d_real, numerical_gradient(d_value, real, eps)),
              ("d_fake", d_fake, numerical_gradient(d_value, fake, eps)),
@@ -246,7 +246,7 @@ def check_game(G, D, loss, real, z, seed=0, eps=1e-6, rtol=1e-5, atol=1e-6, n_di
 
     def d_value(_):
         scores = D.given(y_real)(real), D.given(y_fake)(fake)
-        return float(loss.d_loss(*scores)[0]) + sum(float(term.value(D.given(term.labels_at(labels)), x))
+        return float(loss.d_loss(*scores)) + sum(float(term.value(D.given(term.labels_at(labels)), x))
                                                     for term, x in points)
 
     G.zero_grad()
