@@ -1,5 +1,5 @@
 """The README and the pages under docs/ hold together: every relative link leads to a file (and a heading
-that exists, for a link into a page), and the command-line reference is what --help prints today."""
+that exists, for a link into a page), and the command-line reference is what --help prints today, and the quoted training log has the form of what a run prints."""
 import pathlib
 import re
 
@@ -49,3 +49,25 @@ def test_the_cli_reference_is_what_help_prints():
     written = (ROOT / "docs" / "cli.md").read_text()
     assert " ".join(written.split()) == " ".join(minigan.cli.reference().split()), (
         "docs/cli.md is out of date: regenerate it with the command at its top")
+
+
+def _shape(line, out):
+    """A log line with its numbers and run folder blanked: what stays the same from run to run."""
+    return re.sub(r"-?\d+(\.\d+)?", "#", line.replace(out, "OUT")).strip()
+
+
+def test_the_example_training_log_is_what_the_trainer_prints_today(tmp_path):
+    """docs/training.md quotes the default run's log; each quoted line must have the form of a line a run prints."""
+    import subprocess
+    import sys
+    page = (ROOT / "docs" / "training.md").read_text()
+    block = re.search(r"(?ms)^```\n(minigan: dcgan GAN.*?)^```", page).group(1)
+    quoted = [line for line in block.splitlines() if line.strip() and line.strip() != "..."]
+    out = str(tmp_path / "u0")
+    run = subprocess.run([sys.executable, "-m", "minigan", "train", "--limit", "128", "--epochs", "2", "--log-every",
+                          "1", "--eval-n", "64", "--out", out], capture_output=True, text=True, timeout=300,
+                         env={**__import__("os").environ, "MINIGAN_REGISTRY": "off"})
+    assert run.returncode == 0, run.stderr
+    printed = {_shape(line, out) for line in (run.stdout + run.stderr).splitlines()}
+    stale = [line for line in quoted if _shape(line, "u0") not in printed]
+    assert not stale, f"docs/training.md quotes lines no run prints today: {stale}"
