@@ -1,5 +1,6 @@
 """The README and the pages under docs/ hold together: every relative link leads to a file (and a heading
-that exists, for a link into a page), and the command-line reference is what --help prints today, and the quoted training log has the form of what a run prints."""
+that exists, for a link into a page), the command-line reference is what --help prints today, and the
+quoted training log has the form of what a run prints."""
 import pathlib
 import re
 
