@@ -78,6 +78,7 @@ def cases(seed=0):
         ("Flatten()", nn.Flatten(), x_of(2, 3, 2, 2)),
         *[(f"Augment({op}), one draw", nn.Augment((op,), rng=rng).fix((3, 2, 9, 8)), x_of(3, 2, 9, 8))
           for op in nn.augment.OPERATIONS],
+        ("Augment(all, p=0.5), one draw", nn.Augment(rng=rng, p=0.5).fix((6, 2, 9, 8)), x_of(6, 2, 9, 8)),
         ("SpectralNorm(Dense(4, 3)), eval", nn.SpectralNorm(nn.Dense(4, 3, init="torch", rng=rng), rng=rng).eval(),
          x_of(3, 4)),
         ("SpectralNorm(Conv2d(2, 3, k=3, s=2, p=1)), eval",

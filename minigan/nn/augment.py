@@ -14,6 +14,9 @@ applied with the same draw. For images x (N, C, H, W) in [0, 1] (docs/derivation
    at the border), 1 elsewhere. Backward: dx = dy * mask.
 5. Tangent (for a gradient penalty through the augmentation): the same maps without brightness's
    offset b_n: the linear part of each affine map.
+6. With a probability p < 1 (ADA's p, Karras et al. 2020), each operation changes each image with
+   probability p and leaves it as it is otherwise: its draw for that image is the identity
+   (b_n = 0, c_n = 1, no shift, a cutout square outside the image), so every formula above holds.
 
 DiffAugment's amounts were chosen for images in [-1, 1]: its brightness adds U[-0.5, 0.5], a
 quarter of that range, so on minigan's [0, 1] images the same change is U[-0.25, 0.25];
@@ -42,15 +45,19 @@ class Augment(Layer):
     rng : int or numpy.random.Generator
         Where the draws come from (a training run passes its own generator, so a resumed run draws
         the same ones).
+    p : float in [0, 1]
+        The probability that an operation changes an image (step 6); 1, DiffAugment's, always.
     """
 
-    def __init__(self, ops=OPERATIONS, rng=None):
+    def __init__(self, ops=OPERATIONS, rng=None, p=1.0):
         super().__init__()
         ops = tuple(ops)
         unknown = [op for op in ops if op not in OPERATIONS]
         if unknown or not ops:
             raise ValueError(f"Augment: ops must be one or more of {', '.join(OPERATIONS)}, got {list(ops)}")
-        self.ops, self.rng, self.fixed = ops, backend.as_rng(rng), None
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"Augment: p must be a probability in [0, 1], got {p!r}")
+        self.ops, self.rng, self.fixed, self.p = ops, backend.as_rng(rng), None, float(p)
 
     def draw(self, shape):
         """A random draw for a batch of ``shape`` (N, C, H, W): {op: host arrays}, from ``rng``."""
@@ -68,6 +75,8 @@ class Augment(Layer):
                 size = (int(H / 2 + 0.5), int(W / 2 + 0.5))
                 draw[op] = (self.rng.integers(0, H + 1 - size[0] % 2, N) - size[0] // 2,
                             self.rng.integers(0, W + 1 - size[1] % 2, N) - size[1] // 2, size)
+            if self.p < 1.0:                       # step 6 (p = 1 draws nothing more: the same draws as before)
+                draw[op] = _identity_where(op, draw[op], self.rng.random(N) >= self.p, (H, W))
         return draw
 
     def fix(self, shape):
@@ -109,7 +118,20 @@ class Augment(Layer):
         return u
 
     def __repr__(self):
-        return f"Augment({', '.join(self.ops)})"
+        return f"Augment({', '.join(self.ops)}" + (f", p={self.p:g})" if self.p < 1.0 else ")")
+
+
+def _identity_where(op, draw, unchanged, size):
+    """``draw`` with the identity drawn for the images where ``unchanged`` (host bool (N,)): step 6."""
+    if op == "brightness":
+        return draw * ~unchanged
+    if op == "contrast":
+        return draw + unchanged * (1.0 - draw)     # exactly 1 where unchanged (1 - c_n is exact for c_n in [0.5, 1.5])
+    if op == "translation":
+        return tuple(shift * ~unchanged for shift in draw)
+    lo_i = draw[0].copy()
+    lo_i[unchanged] = size[0]                      # a square starting below the last row removes nothing
+    return (lo_i, draw[1], draw[2])
 
 
 def _apply(op, x, draw, adjoint, offset=True):

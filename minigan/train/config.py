@@ -83,6 +83,8 @@ class TrainConfig:
     augment: str = _setting("", "Differentiable augmentation of D's input, real and fake, in both players' "
                                 "steps (DiffAugment): a comma-separated list of brightness, contrast, translation, "
                                 "cutout, or all (default: none).", metavar="OPS")
+    augment_p: float = _setting(1.0, "The probability that each augmentation changes each image (ADA's p; "
+                                     "default: 1, always, as DiffAugment).", metavar="P")
     spectral_norm: str = _setting("", "Run these networks' Dense and convolution layers spectrally normalised "
                                       "(W / its largest singular value; Miyato et al. 2018): D, G or GD "
                                       "(default: none).", metavar="NETS")
@@ -157,6 +159,9 @@ class TrainConfig:
         if not isinstance(self.augment, str) or any(op not in AUGMENTATIONS for op in self.augment_ops):
             raise ConfigError("augment", f"must be a comma-separated list of {', '.join(AUGMENTATIONS)} "
                                          f"(or all), got {self.augment!r}")
+        _check_number(self, "augment_p", lambda v: 0.0 <= v <= 1.0, "must be a probability in [0, 1]")
+        if self.augment_p != 1.0 and not self.augment_ops:
+            raise ConfigError("augment_p", "applies to an augmentation: give --augment too")
         if not (isinstance(self.spectral_norm, str) and self.spectral_norm in ("", "D", "G", "GD", "DG")):
             raise ConfigError("spectral_norm", f"must be D, G or GD (the networks to normalise), "
                                                f"got {self.spectral_norm!r}")

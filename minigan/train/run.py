@@ -42,7 +42,8 @@ class Run:
     def __init__(self, config, images, labels, folder, log):
         self.config, self.images, self.labels, self.folder, self.log = config, images, labels, folder, log
         self.G, self.D = parts.build_models(config)
-        self.augment = Augment(config.augment_ops) if config.augment_ops else None   # draws from noise_rng
+        self.augment = (Augment(config.augment_ops, p=config.augment_p)           # draws from noise_rng
+                        if config.augment_ops else None)
         self.critic = Sequential(self.augment, *self.D) if self.augment else self.D   # what the game calls D
         self.loss = losses.get(config.loss_function, **({"real_label": config.real_label}
                                                         if config.loss in losses.SIGMOID_NAMES else {}))

@@ -70,3 +70,32 @@ def test_eval_mode_is_the_identity_and_the_same_seed_gives_the_same_draws(rng):
 def test_unknown_operations_are_named():
     with pytest.raises(ValueError, match=r"ops must be one or more of brightness, .*got \['translation', 'zoom'\]"):
         nn.Augment(("translation", "zoom"))
+
+
+def test_with_probability_p_each_operation_changes_about_that_share_of_images(rng):
+    N = 4000
+    x = rng.uniform(0.0, 1.0, (N, 1, 8, 8))
+    for op in augment.OPERATIONS:
+        layer = nn.Augment((op,), rng=2, p=0.3)
+        changed = ~np.all(layer(x) == x, axis=(1, 2, 3))
+        share = changed.mean()
+        # a translation or a contrast can draw the identity itself (a zero shift, c = 1 never exactly)
+        expected = {"translation": 0.3 * (1 - 1 / 9)}.get(op, 0.3)           # 8 / 8 = 1 pixel: 9 shifts
+        assert abs(share - expected) < 0.03, (op, share)
+    assert np.array_equal(nn.Augment(rng=2, p=0.0)(x), x)
+    assert np.array_equal(nn.Augment(rng=4, p=1.0).draw(x.shape)["contrast"],
+                          nn.Augment(rng=4).draw(x.shape)["contrast"])     # p = 1: the same draws as DiffAugment's
+
+
+@pytest.mark.parametrize("ops", OPS, ids=lambda ops: "+".join(ops))
+def test_the_backward_stays_the_adjoint_when_some_images_are_left_as_they_are(rng, ops):
+    x = rng.uniform(0.0, 1.0, (6, 1, 9, 8))
+    layer = nn.Augment(ops, rng=3, p=0.5).fix(x.shape)
+    assert max(check_layer(layer, x).values()) < 1e-8
+    assert max(check_tangent(layer, x).values()) < 1e-8
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.5, float("nan"), "0.5", True])
+def test_a_probability_outside_0_1_is_named(p):
+    with pytest.raises(ValueError, match=r"Augment: p must be a probability in \[0, 1\], got"):
+        nn.Augment(("translation",), p=p)

@@ -335,7 +335,7 @@ def test_resume_refuses_to_add_a_penalty(tmp_path):
 
 
 def test_a_spectrally_normalised_augmented_run_resumes_bit_identical_and_samples(tmp_path):
-    settings = dict(model="dcgan", spectral_norm="GD", r1=1.0, augment="all", epochs=2, batch_size=8, limit=32,
+    settings = dict(model="dcgan", spectral_norm="GD", r1=1.0, augment="all", augment_p=0.5, epochs=2, batch_size=8, limit=32,
                     log_every=100)
     straight = train(_config(tmp_path, out=str(tmp_path / "straight"), **settings), log=_quiet)
     stopped = train(_config(tmp_path, out=str(tmp_path / "split"), max_steps=5, **settings), log=_quiet)
