@@ -1,9 +1,11 @@
-"""How much memory is free, so that a file's declared size can be refused before it is read.
+"""How much memory there is, and how much is free, so that a file's declared size (or a network too
+large for the machine) can be refused before anything is allocated.
 
 A small file can declare gigabytes (a gzip of zeros, a zip member's stated size); minigan's
 readers compare what a file says it holds with ``available_memory()`` first, and refuse in one
 line, with ``size_text`` giving both figures. Host-side: it reads /proc/meminfo.
 """
+import math
 import os
 
 
@@ -20,6 +22,14 @@ def available_memory():
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def physical_memory():
+    """This machine's memory in bytes (infinite where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return math.inf
 
 
 def size_text(n):

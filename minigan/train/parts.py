@@ -3,12 +3,11 @@ penalties and random generators.
 
 ``start.py`` and ``run.Run`` call these while they check everything, before anything is written.
 """
-import math
-import os
 
 import numpy as np
 
 from .. import backend, data
+from ..data.memory import physical_memory
 from ..errors import ConfigError
 from ..gan import models, penalties
 
@@ -37,14 +36,6 @@ def init_bytes(model, z_dim):
     """
     counts = [sum(p.data.size for net in models.build(model, z, rng=0) for p in net.parameters()) for z in (1, 2)]
     return 12 * (counts[0] + (z_dim - 1) * (counts[1] - counts[0]))
-
-
-def physical_memory():
-    """This machine's memory in bytes (infinite where the system does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return math.inf
 
 
 def clip_value(config, loss):
