@@ -25,6 +25,7 @@ image has one channel, which it leaves as it is). Translation (1/8) and cutout (
 Tests: tests/nn/test_augment.py.
 """
 from .. import backend
+from ..checks import is_number
 from .module import Layer
 
 OPERATIONS = ("brightness", "contrast", "translation", "cutout")
@@ -55,7 +56,7 @@ class Augment(Layer):
         unknown = [op for op in ops if op not in OPERATIONS]
         if unknown or not ops:
             raise ValueError(f"Augment: ops must be one or more of {', '.join(OPERATIONS)}, got {list(ops)}")
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+        if not (is_number(p) and 0.0 <= p <= 1.0):
             raise ValueError(f"Augment: p must be a probability in [0, 1], got {p!r}")
         self.ops, self.rng, self.fixed, self.p = ops, backend.as_rng(rng), None, float(p)
 
