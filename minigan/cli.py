@@ -313,12 +313,12 @@ def run_sweep(args):
              "conditional": args.conditional}
     grid = dataclasses.replace(grid, **{k: tuple(v) if isinstance(v, list) else v
                                         for k, v in given.items() if v is not None})
-    grid.check()                                              # before the study's folder is made
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError("jobs", f"must be a positive int, got {args.jobs}", owner="sweep")
+    reference = sweep.prepare(grid)                 # the grid, classifier and data, before any folder is made
     out = args.out or new_run_path("sweeps")
     signal.signal(signal.SIGTERM, _raise_interrupt)          # stop the runs, not only the sweep
-    sweep.run_sweep(grid, out, backend=name, jobs=args.jobs)
+    sweep.run_sweep(grid, out, backend=name, jobs=args.jobs, reference=reference)
     print(f"wrote {out}/sweep.csv, sweep.md and sweep.png")
     return 0
 

@@ -6,9 +6,10 @@ scores. D minimises the sum of a real term, ``d_loss_real(s_real) -> (loss, d_re
 fake term, ``d_loss_fake(s_fake) -> (loss, d_fake)``; G minimises ``g_loss(s_fake) -> (loss,
 d_fake)``; each mean is over its own batch, so with N scores every gradient entry carries a
 factor 1/N. The gradients are then passed to ``D.backward``, one batch at a time (a layer holds
-the cache of its last forward only); ``d_loss(s_real, s_fake)`` is D's loss value alone, for a
-check or a plot, so that no call hands back the real batch's gradient after the fake batch's forward. Derivations in docs/derivations.md, section "GAN losses", whose subsections
-carry the step numbers below; in short, with
+the cache of its last forward only). ``d_loss(s_real, s_fake)`` is D's loss value alone, for a
+check or a plot: no call hands back the real batch's gradient after the fake batch's forward.
+Derivations in docs/derivations.md, section "GAN losses", whose subsections carry the step
+numbers below; in short, with
 sigma(s) = 1 / (1 + exp(-s)) and softplus(s) = log(1 + exp(s)):
 
 1. The logistic identities: -log sigma(s) = softplus(-s), -log(1 - sigma(s)) = softplus(s),

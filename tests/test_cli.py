@@ -409,6 +409,13 @@ def test_bad_sample_options_are_one_line_and_write_nothing(finished_run, tmp_pat
 def test_a_bad_sweep_is_refused_before_its_folder_is_made(tmp_path):
     _one_line(_run("sweep", "--seeds", "0", cwd=tmp_path), 2, "--seeds must be a positive int")
     _one_line(_run("sweep", "--jobs", "0", cwd=tmp_path), 2, "--jobs must be a positive int")
+    _one_line(_run("sweep", "--quick", "--classifier", "nope.npz", cwd=tmp_path), 2, "--classifier")
+    _one_line(_run("sweep", "--quick", "--data", "missing", "--classifier", "nope.npz", cwd=tmp_path), 2,
+              "--classifier")                                 # the classifier is checked before the data
+    _one_line(_run("sweep", "--quick", "--data", "missing", cwd=tmp_path), 2, "--classifier is needed")
+    shipped = pathlib.Path(mg.metrics.__file__).parent / "mnist-classifier.npz"
+    _one_line(_run("sweep", "--quick", "--data", "missing", "--classifier", shipped, cwd=tmp_path), 2,
+              "is not a directory")
     assert not (tmp_path / "sweeps").exists()
 
 

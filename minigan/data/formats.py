@@ -5,6 +5,7 @@ kind; each reader recognises the other's format, so a file given in the wrong pl
 what it is. Both are written by ``write_atomically``: a crash leaves the old file or the new one.
 """
 import json
+import math
 import os
 import pathlib
 import struct
@@ -39,12 +40,29 @@ def read_archive(path):
 
 def _check_fits(archive):
     """Raise ValueError when the sizes an archive's directory declares exceed the free memory (zipfile
-    never inflates a member past its declared size, so this bounds what reading it can take)."""
+    never inflates a member past its declared size, so this bounds what reading it can take), or when
+    a member's .npy header declares an array larger than the member (NumPy would allocate it first)."""
     declared = sum(info.file_size for info in archive.infolist())
     available = memory.available_memory()
     if available is not None and declared > available:
         raise ValueError(f"its members declare {memory.size_text(declared)} of arrays, more than the "
                          f"{memory.size_text(available)} of memory available")
+    for info in archive.infolist():
+        with archive.open(info) as member:
+            shape, dtype = _npy_header(member)
+        if math.prod(shape) * dtype.itemsize > info.file_size:
+            raise ValueError(f"its member {info.filename} declares an array of shape {shape} ({dtype}), "
+                             f"larger than the member's {info.file_size} bytes")
+
+
+def _npy_header(member):
+    """(shape, dtype) from the header of a .npy member, read without its data."""
+    version = np.lib.format.read_magic(member)
+    if version not in ((1, 0), (2, 0)):                # minigan writes 1.0; 3.0 is for non-Latin-1 field names
+        raise ValueError(f"unsupported .npy format version {version}")
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(member)
+    return shape, dtype
 
 
 def write_atomically(path, write):

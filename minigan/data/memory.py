@@ -19,9 +19,10 @@ def available_memory():
     except (OSError, ValueError, IndexError):
         pass
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        pages, size = os.sysconf("SC_AVPHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+    return pages * size if pages > 0 and size > 0 else None          # -1: the system does not say
 
 
 def physical_memory():

@@ -166,8 +166,9 @@ def _directional_derivatives(objective, value, analytic, eps, rng, n_directions)
 def check_loss(loss, real_scores, fake_scores, eps=1e-6, rtol=1e-5, atol=1e-8):
     """Check a GAN loss's gradients against central differences of its value, in float64.
 
-    Checks the three gradients a loss object returns: D's with respect to the real and the
-    fake scores (``d_loss``) and G's with respect to the fake scores (``g_loss``). Errors are
+    Checks the three gradients a loss object returns: D's with respect to the real scores
+    (``d_loss_real``) and to the fake scores (``d_loss_fake``), each against differences of D's whole
+    loss ``d_loss``, and G's with respect to the fake scores (``g_loss``). Errors are
     relative to the largest gradient entry of the check, as in ``check_layer``.
 
     Parameters

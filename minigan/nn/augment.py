@@ -24,8 +24,9 @@ contrast and saturation scale about a mean and need no change (saturation is lef
 image has one channel, which it leaves as it is). Translation (1/8) and cutout (1/2) are DiffAugment's.
 Tests: tests/nn/test_augment.py.
 """
+import numbers
+
 from .. import backend
-from ..checks import is_number
 from .module import Layer
 
 OPERATIONS = ("brightness", "contrast", "translation", "cutout")
@@ -56,7 +57,7 @@ class Augment(Layer):
         unknown = [op for op in ops if op not in OPERATIONS]
         if unknown or not ops:
             raise ValueError(f"Augment: ops must be one or more of {', '.join(OPERATIONS)}, got {list(ops)}")
-        if not (is_number(p) and 0.0 <= p <= 1.0):
+        if not (isinstance(p, numbers.Real) and not isinstance(p, bool) and 0.0 <= p <= 1.0):   # NumPy's too
             raise ValueError(f"Augment: p must be a probability in [0, 1], got {p!r}")
         self.ops, self.rng, self.fixed, self.p = ops, backend.as_rng(rng), None, float(p)
 
@@ -119,7 +120,7 @@ class Augment(Layer):
         return u
 
     def __repr__(self):
-        return f"Augment({', '.join(self.ops)}" + (f", p={self.p:g})" if self.p < 1.0 else ")")
+        return f"Augment({', '.join(self.ops)}" + (f", p={self.p!r})" if self.p < 1.0 else ")")
 
 
 def _identity_where(op, draw, unchanged, size):

@@ -244,15 +244,24 @@ def score_one(row, config, status, seconds, reference):
                 **{k: scores[k] for k in ("fid", "score", "coverage", "precision", "recall")})
 
 
-def run_sweep(grid, out, backend="numpy", jobs=None, log=print):
+def prepare(grid):
+    """Check everything a sweep needs before anything is written: the grid, its classifier (loaded first:
+    a typo is named before any download) and its data. Returns the ``metrics.Reference`` that scores the runs."""
+    grid.check()
+    reference = grid.reference()
+    grid.check_data()
+    return reference
+
+
+def run_sweep(grid, out, backend="numpy", jobs=None, log=print, reference=None):
     """Run the whole grid into ``out``; writes sweep.csv, sweep.md and sweep.png there and returns the rows.
 
     ``out`` belongs to this sweep (``folder.SweepFolder``): locked while it runs; run again, the same
     sweep keeps its finished runs and resumes its interrupted ones; another sweep is refused there.
+    ``reference``: what ``prepare(grid)`` returned, when the caller has checked the grid already.
     """
-    grid.check()
-    grid.check_data()                              # the data and the classifier are checked before the folder is made
-    reference = grid.reference()
+    if reference is None:
+        reference = prepare(grid)                  # before the folder is made
     jobs = jobs or (1 if backend == "cupy" else os.cpu_count() or 1)
     out = pathlib.Path(out)
     folder = SweepFolder(out).claim(grid)

@@ -83,8 +83,8 @@ class TrainConfig:
     augment: str = _setting("", "Differentiable augmentation of D's input, real and fake, in both players' "
                                 "steps (DiffAugment): a comma-separated list of brightness, contrast, translation, "
                                 "cutout, or all (default: none).", metavar="OPS")
-    augment_p: float = _setting(1.0, "The probability that each augmentation changes each image (ADA's p; "
-                                     "default: 1, always, as DiffAugment).", metavar="P")
+    augment_p: float = _setting(1.0, "The probability that each augmentation changes each image, ADA's p "
+                                     "(default: 1, always, as DiffAugment).", metavar="P")
     spectral_norm: str = _setting("", "Run these networks' Dense and convolution layers spectrally normalised "
                                       "(W / its largest singular value; Miyato et al. 2018): D, G or GD "
                                       "(default: none).", metavar="NETS")

@@ -64,7 +64,8 @@ def test_a_gzip_bomb_is_inflated_only_as_far_as_the_header_says(tmp_path):
     assert peak < 16 << 20
 
 
-def test_dimensions_whose_product_overflows_int64_are_refused(tmp_path):
+def test_dimensions_whose_product_overflows_int64_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr("minigan.data.memory.available_memory", lambda: 24 << 30)
     path = tmp_path / "huge-idx3-ubyte"
     path.write_bytes(b"\x00\x00\x08\x03" + b"\xff\xff\xff\xff" * 3 + b"xyz")
     with pytest.raises(IdxError, match=r"huge-idx3-ubyte: its header declares shape "

@@ -83,8 +83,30 @@ def test_with_probability_p_each_operation_changes_about_that_share_of_images(rn
         expected = {"translation": 0.3 * (1 - 1 / 9)}.get(op, 0.3)           # 8 / 8 = 1 pixel: 9 shifts
         assert abs(share - expected) < 0.03, (op, share)
     assert np.array_equal(nn.Augment(rng=2, p=0.0)(x), x)
-    assert np.array_equal(nn.Augment(rng=4, p=1.0).draw(x.shape)["contrast"],
-                          nn.Augment(rng=4).draw(x.shape)["contrast"])     # p = 1: the same draws as DiffAugment's
+    assert repr(nn.Augment(("cutout",), p=np.float32(0.25))) == "Augment(cutout, p=0.25)"
+
+
+def test_p_1_draws_what_augment_drew_before_p_existed():
+    """A run begun before --augment-p resumes bit for bit: at p = 1 nothing more is drawn, in the same order."""
+    draw = nn.Augment(rng=4, p=1.0).draw((5, 1, 8, 8))
+    rng = np.random.default_rng(4)
+    assert np.array_equal(draw["brightness"], rng.uniform(-0.25, 0.25, 5))
+    assert np.array_equal(draw["contrast"], rng.uniform(0.5, 1.5, 5))
+    shifts = (rng.integers(-1, 2, 5), rng.integers(-1, 2, 5))
+    assert all(np.array_equal(a, b) for a, b in zip(draw["translation"], shifts))
+    corners = (rng.integers(0, 9, 5) - 2, rng.integers(0, 9, 5) - 2)
+    assert all(np.array_equal(a, b) for a, b in zip(draw["cutout"][:2], corners))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 3), (5, 7), (27, 29)])
+def test_images_left_alone_are_exactly_unchanged_at_any_size(rng, size):
+    x = rng.uniform(0.0, 1.0, (64, 2) + size).astype(np.float32)
+    layer = nn.Augment(rng=6, p=0.5)
+    y = layer(x)
+    draw = layer._last
+    alone = ((draw["brightness"] == 0) & (draw["contrast"] == 1) & (draw["translation"][0] == 0)
+             & (draw["translation"][1] == 0) & (draw["cutout"][0] == size[0]))
+    assert alone.any() and np.array_equal(y[alone], x[alone])
 
 
 @pytest.mark.parametrize("ops", OPS, ids=lambda ops: "+".join(ops))
@@ -95,7 +117,7 @@ def test_the_backward_stays_the_adjoint_when_some_images_are_left_as_they_are(rn
     assert max(check_tangent(layer, x).values()) < 1e-8
 
 
-@pytest.mark.parametrize("p", [-0.1, 1.5, float("nan"), "0.5", True])
+@pytest.mark.parametrize("p", [-0.1, 1.5, float("nan"), "0.5", True, np.float32(2.0)])
 def test_a_probability_outside_0_1_is_named(p):
     with pytest.raises(ValueError, match=r"Augment: p must be a probability in \[0, 1\], got"):
         nn.Augment(("translation",), p=p)

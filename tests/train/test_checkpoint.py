@@ -175,3 +175,19 @@ def test_a_member_declaring_more_than_the_free_memory_is_refused_before_it_is_re
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 8 << 20
+
+
+def test_a_member_whose_header_declares_more_than_it_holds_is_refused_before_it_is_allocated(tmp_path):
+    import zipfile
+    G, D, opt_g, opt_d = _state()
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, G, D, opt_g, opt_d, _meta())
+    with zipfile.ZipFile(path, "a") as archive:                                    # 9 TiB declared, 8 bytes held
+        with archive.open("lie.npy", "w") as member:
+            np.lib.format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False,
+                                                          "shape": (10 ** 12 + 1,)})
+            member.write(bytes(8))
+    with pytest.raises(CheckpointError, match=r"c.npz: not a readable minigan checkpoint \(ValueError: its member "
+                                              r"lie.npy declares an array of shape \(1000000000001,\) \(float64\), "
+                                              r"larger than the member's \d+ bytes\)"):
+        load_checkpoint(path)

@@ -334,9 +334,10 @@ def test_resume_refuses_to_add_a_penalty(tmp_path):
         resume(result["checkpoint"], {"loss": "wgan-gp", "epochs": 2}, log=_quiet)
 
 
-def test_a_spectrally_normalised_augmented_run_resumes_bit_identical_and_samples(tmp_path):
-    settings = dict(model="dcgan", spectral_norm="GD", r1=1.0, augment="all", augment_p=0.5, epochs=2, batch_size=8, limit=32,
-                    log_every=100)
+@pytest.mark.parametrize("augment_p", [1.0, 0.5])
+def test_a_spectrally_normalised_augmented_run_resumes_bit_identical_and_samples(tmp_path, augment_p):
+    settings = dict(model="dcgan", spectral_norm="GD", r1=1.0, augment="all", augment_p=augment_p, epochs=2,
+                    batch_size=8, limit=32, log_every=100)
     straight = train(_config(tmp_path, out=str(tmp_path / "straight"), **settings), log=_quiet)
     stopped = train(_config(tmp_path, out=str(tmp_path / "split"), max_steps=5, **settings), log=_quiet)
     resumed = resume(stopped["checkpoint"], log=_quiet)
