@@ -1,6 +1,7 @@
 """The tuning study: every (setting, seed) trained and scored, divergence and collapse marked, three outputs."""
 import csv
 import os
+import pathlib
 import sys
 import time
 
@@ -124,15 +125,16 @@ def test_the_grid_passes_its_data_and_conditional_mode_to_every_run(tmp_path):
 def test_data_other_than_mnist_needs_a_classifier_and_bad_data_is_refused_before_the_folder(tmp_path):
     with pytest.raises(mg.errors.ConfigError, match="sweep: classifier is needed with --data other than mnist"):
         Grid(data="fashion-mnist").check()
+    shipped = str(pathlib.Path(mg.metrics.__file__).parent / "mnist-classifier.npz")
     with pytest.raises(FileNotFoundError, match="is not a directory"):
-        run_sweep(Grid(data=str(tmp_path / "missing"), classifier="c.npz"), tmp_path / "out")
+        run_sweep(Grid(data=str(tmp_path / "missing"), classifier=shipped), tmp_path / "out")
     labels = mg.data.load_mnist()[1]
     mg.data.write_idx(tmp_path / "train-images-idx3-ubyte", (mg.data.load_mnist()[0][:, 0] * 255).astype("uint8"))
     mg.data.write_idx(tmp_path / "train-labels-idx1-ubyte", (labels % 9).astype("uint8"))    # no nines
     with pytest.raises(mg.errors.ConfigError, match="sweep: conditional needs images of every class"):
-        run_sweep(Grid(data=str(tmp_path), classifier="c.npz", conditional=True), tmp_path / "out")
-    with pytest.raises(mg.errors.ConfigError, match="sweep: classifier .*c.npz"):
-        run_sweep(Grid(data=str(tmp_path), classifier=str(tmp_path / "c.npz")), tmp_path / "out")
+        run_sweep(Grid(data=str(tmp_path), classifier=shipped, conditional=True), tmp_path / "out")
+    with pytest.raises(mg.errors.ConfigError, match="sweep: classifier .*c.npz"):    # named before the data
+        run_sweep(Grid(data=str(tmp_path / "missing"), classifier=str(tmp_path / "c.npz")), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
