@@ -92,6 +92,15 @@ class Classifier:
         """The held-out real images (N, 1, 28, 28) of the data it was trained on: the metrics' reference."""
         return self.heldout_set()[0]
 
+    def check_trained_on(self, images, name):
+        """ClassifierError unless this classifier was trained on ``images`` (by fingerprint), the training
+        data ``name`` of runs it is to score: it scores them against its own held-out images, and runs on
+        other data would be compared with unlike images. A classifier from before fingerprints passes."""
+        if self.fingerprint is not None and data.fingerprint(images) != self.fingerprint:
+            raise ClassifierError(f"it was trained on {self.data or 'the embedded digits'}, not on {name}, and "
+                                  "it scores runs against its own held-out images (train one on the same data "
+                                  f"with minigan train-classifier --data {name})")
+
     def heldout_set(self):
         """(images (N, 1, 28, 28), labels (N,)) of the held-out split: the reference, and its classes for intra-FID."""
         images, labels = data.load_mnist(self.data)

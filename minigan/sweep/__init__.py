@@ -28,6 +28,7 @@ import sys
 import time
 
 from .. import metrics
+from ..data import load_mnist
 from ..metrics import classifier
 from ..checks import is_int
 from ..data.formats import write_atomically
@@ -121,7 +122,10 @@ class Grid:
         if self.classifier is None:
             return metrics.Reference()
         try:
-            return metrics.Reference(classifier=classifier.load(self.classifier))
+            judge = classifier.load(self.classifier)
+            if self.data is not None:                  # the runs are scored against its held-out images
+                judge.check_trained_on(load_mnist(self.data)[0], self.data)
+            return metrics.Reference(classifier=judge)
         except classifier.ClassifierError as error:
             raise ConfigError("classifier", f"{error}", owner="sweep") from None
 

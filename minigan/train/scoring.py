@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from .. import metrics
+from .. import data, metrics
 from ..errors import ConfigError
 from ..metrics import classifier
 from .sampling import balanced_labels, images_of
@@ -27,6 +27,8 @@ def scorer_for(config, log):
         return None
     try:
         judge = classifier.load(config.classifier) if config.classifier else None
+        if judge is not None and config.data is not None:
+            judge.check_trained_on(data.load_mnist(config.data)[0], config.data)
     except classifier.ClassifierError as error:
         raise ConfigError("classifier", f"{error}") from None
     return EpochScorer(metrics.Reference(classifier=judge), config.eval_n, config.z_dim, config.seed,

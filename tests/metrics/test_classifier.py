@@ -95,3 +95,30 @@ def test_a_classifier_whose_data_changed_is_refused_in_one_line(tmp_path):
     mg.data.write_idx(folder / "train-labels-idx1-ubyte", labels[:50].astype(np.uint8))
     with pytest.raises(ClassifierError, match="have changed since: 200 images then, 50 now"):
         judge.heldout_images()
+
+
+def _digit_folder(path, images, labels):
+    path.mkdir()
+    mg.data.write_idx(path / "train-images-idx3-ubyte", (images[:, 0] * 255).round().astype(np.uint8))
+    mg.data.write_idx(path / "train-labels-idx1-ubyte", labels.astype(np.uint8))
+    return str(path)
+
+
+def test_a_classifier_scores_only_runs_on_the_data_it_was_trained_on(tmp_path):
+    images, labels = mg.data.load_mnist(limit=200)
+    mine = _digit_folder(tmp_path / "mine", images, labels)
+    copy = _digit_folder(tmp_path / "copy", images, labels)                  # the same data elsewhere
+    other = _digit_folder(tmp_path / "other", images[::-1].copy(), labels[::-1].copy())
+    judge = train_classifier(mine, epochs=1, heldout=40, log=lambda *_: None)
+    judge.save(tmp_path / "judge.npz")
+    judge.check_trained_on(mg.data.load_mnist(copy)[0], copy)
+    with pytest.raises(ClassifierError, match=f"it was trained on {mine}, not on {other}"):
+        judge.check_trained_on(mg.data.load_mnist(other)[0], other)
+    with pytest.raises(mg.errors.ConfigError, match=f"sweep: classifier it was trained on {mine}, not on {other}"):
+        mg.sweep.Grid(data=other, classifier=str(tmp_path / "judge.npz")).reference()
+    config = mg.train.TrainConfig(model="mlp", epochs=1, data=other, classifier=str(tmp_path / "judge.npz"),
+                                  eval_n=50, out=str(tmp_path / "run"))
+    with pytest.raises(mg.errors.ConfigError, match=f"classifier it was trained on {mine}, not on {other}"):
+        mg.train.train(config, log=lambda *_: None)
+    assert not (tmp_path / "run").exists()
+    assert mg.sweep.Grid(data=copy, classifier=str(tmp_path / "judge.npz")).reference() is not None
