@@ -33,6 +33,7 @@ from ..nn import Conv2d, Dense, Flatten, ReLU, Sequential
 from ..optim import Adam
 
 SHIPPED = pathlib.Path(__file__).resolve().parent / "mnist-classifier.npz"
+SHIPPED_KNOWS = (None, "mnist")        # the --data whose runs the shipped classifier can score: MNIST's digits
 FEATURES = 128
 
 
@@ -149,6 +150,16 @@ def load(path=None):
         raise ClassifierError(f"{path}: malformed data fingerprint {fingerprint!r}")
     return Classifier(features, head, heldout, meta.get("data"), meta.get("accuracy"), meta.get("seed", 0),
                       fingerprint)
+
+
+def load_for(path, data_name):
+    """The classifier at ``path`` that is to score runs trained on ``data_name`` (a ``--data`` value; None:
+    the embedded digits): ``load``, then ClassifierError unless it was trained on that data
+    (``Classifier.check_trained_on``), since runs are scored against its own held-out images."""
+    judge = load(path)
+    if data_name is not None:
+        judge.check_trained_on(data.load_mnist(data_name)[0], data_name)
+    return judge
 
 
 def shift(images, rng, max_shift=2):

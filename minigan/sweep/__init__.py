@@ -28,7 +28,6 @@ import sys
 import time
 
 from .. import metrics
-from ..data import load_mnist
 from ..metrics import classifier
 from ..checks import is_int
 from ..data.formats import write_atomically
@@ -103,7 +102,7 @@ class Grid:
                 self.config(setting, seed=0, out="-")
             except ConfigError as error:               # name the sweep's option, not the run's setting it made
                 raise ConfigError(_grid_field(error.field, setting), error.problem, owner="sweep") from None
-        if self.classifier is None and self.data not in (None, "mnist"):
+        if self.classifier is None and self.data not in classifier.SHIPPED_KNOWS:
             raise ConfigError("classifier", "is needed with --data other than mnist: a sweep scores its runs, and "
                                             "the shipped classifier knows MNIST's digits only (train one with "
                                             "minigan train-classifier --data DATA)", owner="sweep")
@@ -122,10 +121,7 @@ class Grid:
         if self.classifier is None:
             return metrics.Reference()
         try:
-            judge = classifier.load(self.classifier)
-            if self.data is not None:                  # the runs are scored against its held-out images
-                judge.check_trained_on(load_mnist(self.data)[0], self.data)
-            return metrics.Reference(classifier=judge)
+            return metrics.Reference(classifier=classifier.load_for(self.classifier, self.data))
         except classifier.ClassifierError as error:
             raise ConfigError("classifier", f"{error}", owner="sweep") from None
 

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from .. import data, metrics
+from .. import metrics
 from ..errors import ConfigError
 from ..metrics import classifier
 from .sampling import balanced_labels, images_of
@@ -21,14 +21,12 @@ def scorer_for(config, log):
     """An EpochScorer for the run, or None when scoring is off or no classifier fits its data."""
     if config.eval_n == 0:
         return None
-    if config.classifier is None and config.data not in (None, "mnist"):
+    if config.classifier is None and config.data not in classifier.SHIPPED_KNOWS:
         log("minigan: no per-epoch scores: the shipped classifier knows MNIST's digits only "
             "(train one with minigan train-classifier --data DATA and pass --classifier)")
         return None
     try:
-        judge = classifier.load(config.classifier) if config.classifier else None
-        if judge is not None and config.data is not None:
-            judge.check_trained_on(data.load_mnist(config.data)[0], config.data)
+        judge = classifier.load_for(config.classifier, config.data) if config.classifier else None
     except classifier.ClassifierError as error:
         raise ConfigError("classifier", f"{error}") from None
     return EpochScorer(metrics.Reference(classifier=judge), config.eval_n, config.z_dim, config.seed,
