@@ -43,8 +43,8 @@ def _check_fits(archive):
     never inflates a member past its declared size, so this bounds what reading it can take), or when
     a member's .npy header declares an array larger than the member (NumPy would allocate it first)."""
     declared = sum(info.file_size for info in archive.infolist())
-    available = memory.available_memory()
-    if available is not None and declared > available:
+    available = memory.short_of(declared)
+    if available is not None:
         raise ValueError(f"its members declare {memory.size_text(declared)} of arrays, more than the "
                          f"{memory.size_text(available)} of memory available")
     for info in archive.infolist():

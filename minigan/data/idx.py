@@ -41,8 +41,8 @@ def _read_at_most(f, n):
 
 def _check_fits(path, shape, expected, memory_per_byte):
     """Refuse data whose declared size, times what the caller makes of each byte, exceeds the free memory."""
-    available = memory.available_memory()
-    if available is not None and expected * memory_per_byte > available:
+    available = memory.short_of(expected * memory_per_byte)
+    if available is not None:
         declared, needed = memory.size_text(expected), memory.size_text(expected * memory_per_byte)
         raise IdxError(f"{path}: its header declares shape {shape}, {declared} of data, which would take {needed} "
                        f"of memory to load; {memory.size_text(available)} is available (a damaged header, or data "

@@ -25,6 +25,13 @@ def available_memory():
     return pages * size if pages > 0 and size > 0 else None          # -1: the system does not say
 
 
+def short_of(needed):
+    """The free memory in bytes when ``needed`` bytes exceed it, else None (also when it is unknown):
+    the one test behind every "declares more than the free memory" refusal."""
+    available = available_memory()
+    return available if available is not None and needed > available else None
+
+
 def physical_memory():
     """This machine's memory in bytes (infinite where the system does not say)."""
     try:

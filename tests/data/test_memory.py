@@ -32,3 +32,10 @@ def test_without_meminfo_sysconf_answers_and_minus_one_means_unknown(monkeypatch
 def test_sizes_read_as_short_figures():
     assert [memory.size_text(n) for n in (12, 392_000, 67_100_000, 7.84e9)] == ["12 bytes", "392 kB", "67.1 MB",
                                                                                 "7.84 GB"]
+
+
+def test_short_of_gives_the_free_memory_only_when_it_is_too_little(monkeypatch):
+    monkeypatch.setattr(memory, "available_memory", lambda: 1000)
+    assert (memory.short_of(1001), memory.short_of(1000)) == (1000, None)
+    monkeypatch.setattr(memory, "available_memory", lambda: None)
+    assert memory.short_of(10 ** 30) is None
