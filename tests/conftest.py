@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from minigan import backend
+from minigan.backend import cpu
 
 
 def _cupy_or_skip():
@@ -38,13 +39,14 @@ def rng():
 
 @pytest.fixture(autouse=True)
 def _restore_backend():
-    """Every test starts and ends on the NumPy backend with float32 parameters."""
-    saved = dict(backend._state)
+    """Every test starts and ends on the NumPy backend with float32 parameters, the CPU fast path as it was."""
+    saved, saved_cpu = dict(backend._state), dict(cpu._state)
     backend.set_backend("numpy")
     backend.set_default_dtype("float32")
     yield
     backend._state.clear()
     backend._state.update(saved)
+    cpu._state.update(saved_cpu)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -26,6 +26,8 @@ import functools
 import os
 import sys
 
+from .layout import in_memory_order
+
 
 _CUBLAS_OP_N, _CUBLAS_OP_T = 0, 1
 _CUDA_TYPE = {"float32": 0, "float64": 1}              # CUDA_R_32F, CUDA_R_64F
@@ -219,28 +221,12 @@ def matmul_col2im(A, W, grid, padded_shape, stride):
 def leaky_relu(x, slope):
     """(y, scale) of ``nn.LeakyReLU.forward``: scale = 1 where x > 0 else slope, y = x * scale; one launch."""
     kind = x.dtype.type
-    return _in_memory_order(_kernels()["leaky_relu"], x, kind(1.0 - slope), kind(slope))
+    return in_memory_order(_kernels()["leaky_relu"], x, kind(1.0 - slope), kind(slope))
 
 
 def multiply(a, b):
     """a * b for two arrays of one shape, laid out in memory as a is (``nn.LeakyReLU.backward``)."""
-    return _in_memory_order(_kernels()["product"], a, b)
-
-
-def _in_memory_order(kernel, x, *args):
-    """kernel(x, *args) with outputs laid out in memory as x is.
-
-    A convolution's output is an NCHW view of NHWC memory; an elementwise kernel given that view
-    would write NCHW-ordered outputs, reading and writing across each other's order. Here every
-    array argument of x's shape is viewed in x's memory order, and the outputs are viewed back.
-    """
-    order = sorted(range(x.ndim), key=lambda axis: -x.strides[axis])
-    if x.flags.c_contiguous or not x.transpose(order).flags.c_contiguous:
-        return kernel(x, *args)
-    inverse = [order.index(axis) for axis in range(x.ndim)]
-    args = [a.transpose(order) if getattr(a, "shape", None) == x.shape else a for a in args]
-    out = kernel(x.transpose(order), *args)
-    return tuple(o.transpose(inverse) for o in out) if isinstance(out, tuple) else out.transpose(inverse)
+    return in_memory_order(_kernels()["product"], a, b)
 
 
 def batchnorm_forward(X, gamma, beta, eps, momentum, running_mean, running_var):

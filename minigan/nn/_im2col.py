@@ -21,7 +21,7 @@ slice W[:, :, a, b], so each offset is one small matrix product whose result is 
 while still in cache, and the full (rows, kh*kw*C) product is never stored.
 """
 from .. import backend
-from ..backend import cuda
+from ..backend import cpu, cuda
 
 
 def pad_hw(x, padding):
@@ -80,6 +80,7 @@ def col2im(cols, padded_shape, stride):
 
 
 CHUNK_BYTES = 2 * 2**20    # the most output one chunk of images writes: small enough to stay in cache
+MIN_COMPILED_CHANNELS = 8  # below this many output channels NumPy's strided add beats the compiled loop
 
 
 def matmul_col2im(A, W, grid, padded_shape, stride):
@@ -107,10 +108,14 @@ def matmul_col2im(A, W, grid, padded_shape, stride):
 
 def _add_offset_products(A, W, grid, out, part, stride):
     """out[n, i*sh + a, j*sw + b, :] += (A @ W[:, :, a, b])[n, i, j, :], one offset (a, b) at a time, via ``part``."""
-    _, _, kh, kw = W.shape
+    _, C, kh, kw = W.shape
     xp = backend.xp_of(A)
+    compiled = C >= MIN_COMPILED_CHANNELS and cpu.handles(part, out)
     for a in range(kh):
         for b in range(kw):
             xp.matmul(A, W[:, :, a, b], out=part)                      # (m*Hg*Wg, C)
+            if compiled:                                               # the same sums, added faster
+                cpu.add_offset(part.reshape(*grid, -1), out, (a, b), stride)
+                continue
             rows, columns = _offset(a, b, stride, grid[1:])
             out[:, rows, columns, :] += part.reshape(*grid, -1)

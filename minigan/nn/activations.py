@@ -19,7 +19,7 @@ Shapes: any; y and dx have x's shape and dtype.
 Derivation: docs/derivations.md, "Elementwise activations" (steps 1-4). Tests: tests/nn/test_activations.py.
 """
 from .. import backend
-from ..backend import cuda
+from ..backend import cpu, cuda
 from .module import Layer
 
 
@@ -132,9 +132,14 @@ class Tanh(Layer):
 
 
 def leaky_relu(x, slope):
-    """(y, scale): scale = 1 where x > 0 else slope, y = x * scale (LeakyReLU's step 1); one kernel on CuPy."""
+    """(y, scale): scale = 1 where x > 0 else slope, y = x * scale (LeakyReLU's step 1).
+
+    One kernel on CuPy; one compiled loop on NumPy where ``minigan.backend.cpu`` is on (the same numbers).
+    """
     if backend.is_cupy_array(x):
         return cuda.leaky_relu(x, slope)
+    if cpu.handles(x, any_order=True):
+        return cpu.leaky_relu(x, slope)
     scale = (x > 0).astype(x.dtype)          # 1 where x > 0, else 0
     scale *= 1.0 - slope
     scale += slope                           # 1 where x > 0, else slope

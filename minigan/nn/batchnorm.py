@@ -25,7 +25,7 @@ eps = 1e-5, momentum = 0.1, as in PyTorch. Unlike PyTorch, a channel whose batch
 finite keeps its running statistics (its output for that batch is NaN all the same).
 """
 from .. import backend
-from ..backend import cuda
+from ..backend import cpu, cuda
 from .module import Layer, Parameter
 from .sizes import check_sizes
 
@@ -85,6 +85,10 @@ class _BatchNorm(Layer):
             return cuda.batchnorm_forward(X, self.gamma.data, self.beta.data, self.eps, self.momentum,
                                           self.running_mean, self.running_var)
         m = X.shape[0]
+        if cpu.handles(X, self.gamma.data, self.beta.data):             # the same numbers in fewer passes
+            Y, xhat, mu, var, inv_std = cpu.batchnorm_forward(X, self.gamma.data, self.beta.data, self.eps)
+            self._update_running_stats(mu, var, m)
+            return Y, xhat, inv_std
         ones = backend.xp_of(X).ones(m, dtype=X.dtype)                   # column sums as one BLAS product
         mu = (ones @ X) / m
         xc = X - mu
@@ -119,13 +123,15 @@ class _BatchNorm(Layer):
             grads = None if self.frozen else (self.gamma.grad, self.beta.grad)
             return self._from_rows(cuda.batchnorm_backward(dY, xhat, inv_std, self.gamma.data, grads), dy.shape)
         m = dY.shape[0]
+        scale = self.gamma.data * inv_std                                # dxhat = dy * gamma, so
+        if training and cpu.handles(dY, xhat, scale):                    # the same numbers in fewer passes
+            dX, dgamma, dbeta = cpu.batchnorm_backward(dY, xhat, scale)
+            self._add_grads(dgamma, dbeta)
+            return self._from_rows(dX, dy.shape)
         ones = backend.xp_of(dY).ones(m, dtype=dY.dtype)
         dbeta = ones @ dY                                                # step 2
         dgamma = ones @ (dY * xhat)
-        if not self.frozen:
-            self.gamma.grad += dgamma
-            self.beta.grad += dbeta
-        scale = self.gamma.data * inv_std                                # dxhat = dy * gamma, so
+        self._add_grads(dgamma, dbeta)
         if not training:
             return self._from_rows(dY * scale, dy.shape)                 # step 5
         # step 4 with mean(dxhat) = gamma * dbeta / m and mean(dxhat * xhat) = gamma * dgamma / m
@@ -133,6 +139,12 @@ class _BatchNorm(Layer):
         dX -= xhat * (scale * dgamma / m)
         dX -= scale * dbeta / m
         return self._from_rows(dX, dy.shape)
+
+    def _add_grads(self, dgamma, dbeta):
+        """Step 2's parameter gradients, added in unless the layer is frozen."""
+        if not self.frozen:
+            self.gamma.grad += dgamma
+            self.beta.grad += dbeta
 
     def __repr__(self):
         return f"{type(self).__name__}({self.num_features}, momentum={self.momentum}, eps={self.eps})"

@@ -24,7 +24,7 @@ roughly Lipschitz.
 import math
 
 from .. import backend
-from ..backend import cuda
+from ..backend import cpu, cuda
 from ..checks import is_int, is_number
 from .flat import FlatParameters
 from ..nn.module import Parameter
@@ -242,13 +242,16 @@ class Adam(Optimizer):
             return self._fused_update(data, g, state)
         beta1, beta2 = self.betas
         m, v = state["m"], state["v"]
+        step_size = self.lr / (1.0 - beta1 ** self.t)
+        bias2_sqrt = math.sqrt(1.0 - beta2 ** self.t)
+        if cpu.handles(data, g, m, v):                                # the same numbers in one pass
+            return cpu.adam_update(data, g, m, v, step_size, bias2_sqrt, self.betas, self.eps)
         m *= beta1                                                    # step 2
         m += (1.0 - beta1) * g
         v *= beta2
         v += (1.0 - beta2) * (g * g)
-        step_size = self.lr / (1.0 - beta1 ** self.t)                 # step 3
-        denom = backend.xp_of(v).sqrt(v)
-        denom /= math.sqrt(1.0 - beta2 ** self.t)
+        denom = backend.xp_of(v).sqrt(v)                              # step 3
+        denom /= bias2_sqrt
         denom += self.eps
         data -= step_size * (m / denom)
 

@@ -7,6 +7,7 @@ penalties and random generators.
 import numpy as np
 
 from .. import backend, data
+from ..backend import cpu
 from ..data.memory import physical_memory
 from ..errors import ConfigError
 from ..gan import models, penalties
@@ -78,6 +79,8 @@ def use_backend(name, log, verbose):
     if backend.tune_allocator() and verbose:
         log("minigan: glibc malloc tuned to keep freed memory (backend.tune_allocator), "
             "which makes steps much faster")
+    if name == "numpy" and not cpu.enabled():                     # said whether verbose or not
+        log(f"minigan: {cpu.status()}")
 
 
 def load_data(config):

@@ -1,0 +1,159 @@
+"""The CPU fast path: numba-compiled loops that compute, bit for bit, what the NumPy reference computes.
+
+On a CPU, the part of a training step that is not a matrix product (BatchNorm, LeakyReLU,
+col2im's scatter-adds, Adam) is bound by memory, not arithmetic: NumPy makes one pass over the
+data per array operation and allocates a temporary for most. Each function here does what a
+named piece of the reference code does in fewer passes, with the same operations on every
+element in the same order, so the numbers are the same to the last bit and a run is the same run
+with or without it. The layers call their reference function, which hands NumPy arrays here when
+``handles`` says so (``nn.activations.leaky_relu`` -> ``leaky_relu``, and so on), as it hands
+CuPy arrays to ``minigan.backend.cuda``. tests/backend/test_cpu.py compares every one with its
+reference, bit for bit.
+
+- ``leaky_relu``: the output and the saved slope in one pass (the reference makes four).
+- ``batchnorm_forward`` / ``batchnorm_backward``: training-mode BatchNorm with the reference's
+  BLAS column sums and two elementwise passes each (the reference makes five).
+- ``adam_update``: Adam's steps 2-3 in one pass (the reference makes about ten).
+- ``add_offset``: one kernel offset of col2im's scatter-add.
+
+Where numba cannot be imported, or the environment sets ``MINIGAN_CPU_KERNELS=numpy``, or a
+program calls ``set_enabled(False)``, everything runs on the NumPy reference: the same numbers,
+more slowly. ``status()`` says which, in one line (``minigan train`` prints it when the fast path
+is off). numba caches the compiled loops beside their source (``cpu_kernels.py``), so only a
+machine's first process compiles them (README, "Speed").
+"""
+import functools
+import os
+
+import numpy as np
+
+from ..errors import UserError
+from .layout import in_memory_order, is_dense
+
+ENV_VAR = "MINIGAN_CPU_KERNELS"
+CHOICES = ("numba", "numpy")
+DTYPES = (np.dtype("float32"), np.dtype("float64"))
+
+_state = {"choice": None, "chosen_by": None}
+
+
+class UnknownChoice(UserError, ValueError):
+    """A MINIGAN_CPU_KERNELS value that is not one of CHOICES."""
+
+
+@functools.cache
+def _loops():
+    """The compiled loops (``minigan.backend.cpu_kernels``), or the error that kept numba from loading."""
+    try:
+        from . import cpu_kernels
+    except Exception as error:     # ImportError, or numba refusing this NumPy or this platform when it loads
+        return error
+    return cpu_kernels
+
+
+def set_enabled(flag):
+    """Use the compiled loops (True, where numba loads) or the NumPy reference alone (False) from now on."""
+    _state["choice"] = "numba" if flag else "numpy"
+    _state["chosen_by"] = f"set_enabled({bool(flag)})"
+
+
+def _choice():
+    if _state["choice"] is None:
+        value = os.environ.get(ENV_VAR, "numba").strip().lower() or "numba"
+        if value not in CHOICES:
+            raise UnknownChoice(f"{ENV_VAR} must be one of {CHOICES}, got {value!r} (unset it or fix its value)")
+        _state["choice"], _state["chosen_by"] = value, f"{ENV_VAR}={value}"
+    return _state["choice"]
+
+
+def enabled():
+    """True when the compiled loops are chosen and numba has loaded them."""
+    return _choice() == "numba" and not isinstance(_loops(), Exception)
+
+
+def status():
+    """One line: what runs the CPU step's elementwise work, and if it is NumPy alone, why and what to do."""
+    if _choice() == "numpy":
+        return f"the CPU step runs on NumPy alone, without its compiled loops ({_state['chosen_by']})"
+    loops = _loops()
+    if isinstance(loops, Exception):
+        return (f"the CPU step runs on NumPy alone, more slowly: numba could not be loaded "
+                f"({type(loops).__name__}: {loops}); `pip install numba` gives it its compiled loops")
+    import numba
+    return f"the CPU step's elementwise work runs in loops compiled by numba {numba.__version__}"
+
+
+def handles(*arrays, any_order=False):
+    """True when the compiled loops are on and take these arrays: NumPy, one float dtype, C-contiguous.
+
+    ``any_order``: dense in some order of the axes is enough (an elementwise loop over memory).
+    """
+    first = arrays[0]
+    return (enabled() and all(type(a) is np.ndarray and a.dtype == first.dtype for a in arrays)
+            and first.dtype in DTYPES
+            and all(is_dense(a) if any_order else a.flags.c_contiguous for a in arrays))
+
+
+def leaky_relu(x, slope):
+    """(y, scale) of ``nn.activations.leaky_relu``: scale = 1 where x > 0 else slope, y = x * scale; one pass.
+
+    The reference rounds the slope above zero as (1 - slope) + slope in x's dtype; so does this.
+    """
+    kind = x.dtype.type
+    above, below = kind(1.0 - slope) + kind(slope), kind(slope)
+
+    def flat(x):
+        y, scale = np.empty_like(x), np.empty_like(x)
+        _loops().leaky_relu(x.reshape(-1), above, below, y.reshape(-1), scale.reshape(-1))
+        return y, scale
+    return in_memory_order(flat, x)
+
+
+def batchnorm_forward(X, gamma, beta, eps):
+    """(Y, xhat, mu, var, inv_std) of training-mode BatchNorm on rows X (m, C) (step 1 of nn/batchnorm.py).
+
+    The column sums are the reference's BLAS products; X - mu and its square come from one pass,
+    xhat and Y from another, Y written over the squares.
+    """
+    m = X.shape[0]
+    ones = np.ones(m, dtype=X.dtype)
+    mu = (ones @ X) / m
+    xhat, sq = np.empty_like(X), np.empty_like(X)
+    _loops().center(X, mu, xhat, sq)
+    var = (ones @ sq) / m
+    inv_std = 1.0 / np.sqrt(var + eps)
+    _loops().normalize(xhat, inv_std, gamma, beta, sq)
+    return sq, xhat, mu, var, inv_std
+
+
+def batchnorm_backward(dY, xhat, scale):
+    """(dX, dgamma, dbeta) of training-mode BatchNorm on rows (steps 2 and 4), scale = gamma * inv_std.
+
+    dbeta and dgamma are the reference's BLAS column sums of dY and dY * xhat; then one pass
+    writes dX = dY * scale - xhat * (scale * dgamma / m) - scale * dbeta / m.
+    """
+    m = dY.shape[0]
+    ones = np.ones(m, dtype=dY.dtype)
+    dbeta = ones @ dY
+    dX = np.empty_like(dY)
+    _loops().multiply(dY, xhat, dX)
+    dgamma = ones @ dX
+    _loops().batchnorm_dx(dY, xhat, scale, scale * dgamma / m, scale * dbeta / m, dX)
+    return dX, dgamma, dbeta
+
+
+def adam_update(p, g, m, v, step_size, bias2_sqrt, betas, eps):
+    """Adam's steps 2-3 (minigan/optim/optimizers.py) in place, one pass over p, g, m and v.
+
+    ``step_size`` = lr / (1 - beta1^t) and ``bias2_sqrt`` = sqrt(1 - beta2^t) are Python floats,
+    rounded to p's dtype here as NumPy rounds them in the reference.
+    """
+    kind = p.dtype.type
+    beta1, beta2 = betas
+    _loops().adam(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), kind(beta1), kind(1.0 - beta1),
+                  kind(beta2), kind(1.0 - beta2), kind(step_size), kind(bias2_sqrt), kind(eps))
+
+
+def add_offset(part, out, offset, stride):
+    """out[n, i*sh + a, j*sw + b, :] += part[n, i, j, :] for offset (a, b): one offset of col2im."""
+    _loops().add_offset(part, out, offset[0], offset[1], stride[0], stride[1])
