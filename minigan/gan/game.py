@@ -81,7 +81,7 @@ def g_gradients(G, D, loss, fake, y_fake=None):
     loss_g, d_scores = loss.g_loss(D.given(y_fake)(fake))
     D.freeze()
     try:
-        G.backward(D.backward(d_scores))
+        G.backward(D.backward(d_scores), need_dx=False)   # z is noise: its gradient has no use
     finally:
         D.unfreeze()
     return loss_g
