@@ -4,6 +4,7 @@
     python bench/train_step.py --quick            # 3 rounds of shorter bursts (under 2 minutes)
     python bench/train_step.py --native-blas      # OpenBLAS picks its own kernels (see below)
     python bench/train_step.py --backend cupy --batches 64 256 1024    # on a GPU, against PyTorch CUDA
+    python bench/train_step.py --numpy-alone      # and minigan without its compiled CPU loops, in the same rounds
     python bench/train_step.py --memory 1000      # minigan's resident memory over 1,000 dcgan steps
     python bench/train_step.py --models dcgan --batches 64 --penalties wgan-gp r1    # penalised steps
 
@@ -31,6 +32,11 @@ This machine's environment sets ``OPENBLAS_CORETYPE=Haswell`` and ``OPENBLAS_L2_
 force OpenBLAS onto its AVX2 kernels; a user's machine does not. ``--native-blas`` removes both
 variables for the timed processes only; the table's header names the kernel OpenBLAS reports
 (threadpoolctl). PyTorch is the peer here, never a dependency of minigan.
+
+On the CPU, minigan's elementwise work runs in numba-compiled loops (``minigan.backend.cpu``) when
+numba is installed; the header says whether it is. ``--numpy-alone`` adds a third process to the
+rounds, minigan with those loops off (the same numbers, bit for bit), and a column for it: what the
+loops buy, measured beside the rest.
 """
 import argparse
 import os
@@ -123,6 +129,8 @@ def worker(framework, model, batch, backend, threads, penalty="none"):
     """A timing process for one step (``paired.serve``)."""
     if framework != "torch":
         mg.backend.tune_allocator()
+    if framework == "numpy-alone":
+        mg.backend.cpu.set_enabled(False)
     step, sync = (_torch_step(model, batch, backend, threads, penalty) if framework == "torch"
                   else _minigan_step(model, batch, backend, eager=framework == "eager", penalty=penalty))
     paired.serve({"step": step}, sync)
@@ -181,6 +189,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="3 rounds of 0.3 s bursts")
     parser.add_argument("--native-blas", action="store_true", help=f"unset {' and '.join(BLAS_VARIABLES)}")
     parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
+    parser.add_argument("--numpy-alone", action="store_true",
+                        help="also time minigan without its compiled CPU loops (numpy backend)")
     parser.add_argument("--memory", type=int, metavar="STEPS", help="only print minigan's memory over STEPS steps "
                         "of the first model at the first batch size")
     parser.add_argument("--penalties", nargs="+", default=["none"], choices=list(PENALTIES),
@@ -207,8 +217,10 @@ def main():
         for name in BLAS_VARIABLES:
             env.pop(name, None)
     print(f"# GAN training step, {args.backend}; {args.threads} threads; OpenBLAS {blas_kernel(env)}; "
-          f"{rounds} paired round(s) of >= {burst} s bursts\n")
-    frameworks = ["minigan", "torch"] if args.backend == "numpy" else ["minigan", "eager", "torch"]
+          f"{rounds} paired round(s) of >= {burst} s bursts" + (f"; {mg.backend.cpu.status()}" if args.backend == "numpy"
+                                                                 else "") + "\n")
+    frameworks = (["minigan", "eager", "torch"] if args.backend == "cupy"
+                  else ["minigan", "numpy-alone", "torch"] if args.numpy_alone else ["minigan", "torch"])
     rows = []
     for model in args.models:
         for penalty in args.penalties:
@@ -220,7 +232,8 @@ def main():
                                 "--threads", str(args.threads), "--batches", str(batch)] for f in frameworks}
                 rows.append(_row(_label(model, penalty), batch, *paired.paired_rounds(commands, env, rounds, burst),
                                  gflop=matmul_gflop(model, batch) if penalty == "none" else None))
-    eager = " (CUDA graph) | minigan eager ms" if args.backend == "cupy" else ""
+    eager = (" (CUDA graph) | minigan eager ms" if args.backend == "cupy"
+             else " | minigan, NumPy alone: ms (ratio to minigan), peak MB" if args.numpy_alone else "")
     print(f"\n| model | batch | minigan ms{eager} | torch ms | ratio | ratio range | images/s | GFLOP/s "
           f"| peak {'host ' if args.backend == 'cupy' else ''}MB of the process (minigan / torch) |")
     print("|---|---|---|---|---|---|---|---|---|" + ("---|" if eager else ""))
@@ -237,6 +250,10 @@ def _row(model, batch, runs, peaks, gflop):
     ratios = [a / b for a, b in zip(ours, theirs)]
     ms = statistics.median(ours)
     eager = f" {statistics.median(times['eager']):.2f} |" if "eager" in times else ""
+    if "numpy-alone" in times:
+        alone = times["numpy-alone"]
+        eager = (f" {statistics.median(alone):.2f} ({statistics.median([a / b for a, b in zip(alone, ours)]):.2f}), "
+                 f"peak {peaks['numpy-alone']:.0f} MB |")
     return (f"| {model} | {batch} | {ms:.2f} |{eager} {statistics.median(theirs):.2f} | "
             f"{statistics.median(ratios):.2f} | {min(ratios):.2f}-{max(ratios):.2f} | {1e3 * batch / ms:.0f} | "
             f"{'-' if gflop is None else f'{gflop / (ms / 1e3):.0f}'} | {peaks['minigan']:.0f} / {peaks['torch']:.0f} |")
