@@ -265,6 +265,6 @@ class Run:
         every = f" every {c.reg_every} steps" if terms and c.reg_every > 1 else ""
         self.log(f"minigan: {'conditional ' if c.conditional else ''}{c.model} GAN, {c.loss} loss{f' with {terms}{every}' if terms else ''}, "
                  f"{len(self.images)} images, batch {c.batch_size}, "
-                 f"{len(self.batches)} steps/epoch, {c.epochs} epochs, backend {backend.get_backend()}, "
+                 f"{len(self.batches)} steps/epoch, {c.epochs} epoch{'s' if c.epochs != 1 else ''}, backend {backend.get_backend()}, "
                  f"out {self.folder.path}")
 

@@ -168,6 +168,6 @@ def restore_position(run, saved, old):
     elif config.batch_size != old.batch_size:      # same images seen so far, counted in the new batches
         run.batch = run.batch * old.batch_size // config.batch_size
     if run.epoch >= config.epochs:
-        done = f"{run.epoch} epochs" + (f" and {run.batch} steps of the next" if run.batch else "")
+        done = f"{run.epoch} epoch{'s' if run.epoch != 1 else ''}" + (f" and {run.batch} steps of the next" if run.batch else "")
         raise ConfigError("epochs", f"is {config.epochs}, but the checkpoint has already trained {done}: "
                                     f"nothing to do (ask for more, e.g. --epochs {run.epoch + 5})")

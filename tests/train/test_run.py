@@ -219,7 +219,7 @@ def test_resume_refuses_what_cannot_change(tmp_path):
     before = result["checkpoint"].read_bytes()
     with pytest.raises(mg.errors.ConfigError, match="z_dim cannot change when resuming"):
         resume(result["checkpoint"], {"z_dim": 8, "epochs": 2}, log=_quiet)
-    with pytest.raises(mg.errors.ConfigError, match="already trained 1 epochs: nothing to do"):
+    with pytest.raises(mg.errors.ConfigError, match="already trained 1 epoch: nothing to do"):
         resume(result["checkpoint"], log=_quiet)
     assert result["checkpoint"].read_bytes() == before
 
