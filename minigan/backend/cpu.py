@@ -20,7 +20,9 @@ Where numba cannot be imported, or the environment sets ``MINIGAN_CPU_KERNELS=nu
 program calls ``set_enabled(False)``, everything runs on the NumPy reference: the same numbers,
 more slowly. ``status()`` says which, in one line (``minigan train`` prints it when the fast path
 is off). numba caches the compiled loops beside their source (``cpu_kernels.py``), so only a
-machine's first process compiles them (README, "Speed").
+machine's first process compiles them (README, "Install"). One difference from NumPy, in
+warnings only: the loops raise no floating-point warnings (NumPy warns of an invalid value where
+BatchNorm meets an infinity; the numbers, NaN, are the same).
 """
 import functools
 import os
@@ -43,12 +45,27 @@ class UnknownChoice(UserError, ValueError):
 
 @functools.cache
 def _loops():
-    """The compiled loops (``minigan.backend.cpu_kernels``), or the error that kept numba from loading."""
+    """The compiled loops (``minigan.backend.cpu_kernels``), each run once on tiny float32 arrays, or the
+    error that stopped them: numba missing (ImportError), or numba unable to compile or cache them here."""
     try:
         from . import cpu_kernels
-    except Exception as error:     # ImportError, or numba refusing this NumPy or this platform when it loads
+        _try_each(cpu_kernels)
+    except Exception as error:     # ImportError, or numba refusing this NumPy, platform or cache folder
         return error
     return cpu_kernels
+
+
+def _try_each(loops):
+    """Compile (or load from numba's cache) and run every loop once, so that a failure falls back here."""
+    x, c = np.ones((2, 2), "float32"), np.ones(2, "float32")
+    one = c[0]
+    loops.leaky_relu(c, one, one, c.copy(), c.copy())
+    loops.center(x, c, x.copy(), x.copy())
+    loops.normalize(x.copy(), c, c, c, x.copy())
+    loops.multiply(x, x, x.copy())
+    loops.batchnorm_dx(x, x, c, c, c, x.copy())
+    loops.adam(c.copy(), c, c.copy(), c.copy(), one, one, one, one, one, one, one)
+    loops.add_offset(x.reshape(1, 1, 2, 2), np.zeros((1, 2, 4, 2), "float32"), 0, 0, 1, 2)
 
 
 def set_enabled(flag):
@@ -61,7 +78,7 @@ def _choice():
     if _state["choice"] is None:
         value = os.environ.get(ENV_VAR, "numba").strip().lower() or "numba"
         if value not in CHOICES:
-            raise UnknownChoice(f"{ENV_VAR} must be one of {CHOICES}, got {value!r} (unset it or fix its value)")
+            raise UnknownChoice(f"{ENV_VAR} must be numba or numpy, got {value!r} (unset it or fix its value)")
         _state["choice"], _state["chosen_by"] = value, f"{ENV_VAR}={value}"
     return _state["choice"]
 
@@ -76,9 +93,12 @@ def status():
     if _choice() == "numpy":
         return f"the CPU step runs on NumPy alone, without its compiled loops ({_state['chosen_by']})"
     loops = _loops()
-    if isinstance(loops, Exception):
-        return (f"the CPU step runs on NumPy alone, more slowly: numba could not be loaded "
+    if isinstance(loops, ImportError):
+        return (f"the CPU step runs on NumPy alone, more slowly: numba could not be imported "
                 f"({type(loops).__name__}: {loops}); `pip install numba` gives it its compiled loops")
+    if isinstance(loops, Exception):
+        return (f"the CPU step runs on NumPy alone, more slowly: numba could not compile or load its loops "
+                f"({type(loops).__name__}: {loops}); NUMBA_CACHE_DIR may name a folder it can write")
     import numba
     return f"the CPU step's elementwise work runs in loops compiled by numba {numba.__version__}"
 
@@ -98,6 +118,7 @@ def leaky_relu(x, slope):
     """(y, scale) of ``nn.activations.leaky_relu``: scale = 1 where x > 0 else slope, y = x * scale; one pass.
 
     The reference rounds the slope above zero as (1 - slope) + slope in x's dtype; so does this.
+    Shapes: x any, dense in some order of its axes; y and scale laid out as x.
     """
     kind = x.dtype.type
     above, below = kind(1.0 - slope) + kind(slope), kind(slope)
@@ -112,18 +133,19 @@ def leaky_relu(x, slope):
 def batchnorm_forward(X, gamma, beta, eps):
     """(Y, xhat, mu, var, inv_std) of training-mode BatchNorm on rows X (m, C) (step 1 of nn/batchnorm.py).
 
-    The column sums are the reference's BLAS products; X - mu and its square come from one pass,
-    xhat and Y from another, Y written over the squares.
+    The column sums are the reference's BLAS products; xc = X - mu and its square come from one
+    pass, xhat (xc scaled in place) and Y from another, Y written over the squares.
+    Shapes: X, Y, xhat (m, C), C-contiguous; gamma, beta, mu, var, inv_std (C,).
     """
     m = X.shape[0]
     ones = np.ones(m, dtype=X.dtype)
     mu = (ones @ X) / m
-    xhat, sq = np.empty_like(X), np.empty_like(X)
-    _loops().center(X, mu, xhat, sq)
+    xc, sq = np.empty_like(X), np.empty_like(X)
+    _loops().center(X, mu, xc, sq)
     var = (ones @ sq) / m
     inv_std = 1.0 / np.sqrt(var + eps)
-    _loops().normalize(xhat, inv_std, gamma, beta, sq)
-    return sq, xhat, mu, var, inv_std
+    _loops().normalize(xc, inv_std, gamma, beta, sq)                 # xc becomes xhat, sq becomes Y
+    return sq, xc, mu, var, inv_std
 
 
 def batchnorm_backward(dY, xhat, scale):
@@ -131,6 +153,7 @@ def batchnorm_backward(dY, xhat, scale):
 
     dbeta and dgamma are the reference's BLAS column sums of dY and dY * xhat; then one pass
     writes dX = dY * scale - xhat * (scale * dgamma / m) - scale * dbeta / m.
+    Shapes: dY, xhat, dX (m, C), C-contiguous; scale, dgamma, dbeta (C,).
     """
     m = dY.shape[0]
     ones = np.ones(m, dtype=dY.dtype)
@@ -146,7 +169,8 @@ def adam_update(p, g, m, v, step_size, bias2_sqrt, betas, eps):
     """Adam's steps 2-3 (minigan/optim/optimizers.py) in place, one pass over p, g, m and v.
 
     ``step_size`` = lr / (1 - beta1^t) and ``bias2_sqrt`` = sqrt(1 - beta2^t) are Python floats,
-    rounded to p's dtype here as NumPy rounds them in the reference.
+    as are betas and eps, rounded to p's dtype here as NumPy rounds Python scalars in the reference.
+    Shapes: p, g, m, v alike, C-contiguous.
     """
     kind = p.dtype.type
     beta1, beta2 = betas
@@ -155,5 +179,14 @@ def adam_update(p, g, m, v, step_size, bias2_sqrt, betas, eps):
 
 
 def add_offset(part, out, offset, stride):
-    """out[n, i*sh + a, j*sw + b, :] += part[n, i, j, :] for offset (a, b): one offset of col2im."""
-    _loops().add_offset(part, out, offset[0], offset[1], stride[0], stride[1])
+    """out[n, i*sh + a, j*sw + b, :] += part[n, i, j, :] for offset (a, b): one offset of col2im.
+
+    Shapes: part (m, Hg, Wg, C), out (m, Hp, Wp, C) with every target inside it, which is checked
+    here: the compiled loop does not check its indices.
+    """
+    (m, Hg, Wg, C), (a, b), (sh, sw) = part.shape, offset, stride
+    if out.ndim != 4 or out.shape[0] != m or out.shape[3] != C or a + sh * (Hg - 1) >= out.shape[1] \
+            or b + sw * (Wg - 1) >= out.shape[2] or min(a, b) < 0:
+        raise ValueError(f"add_offset: offset {offset} with stride {stride} takes part {part.shape} "
+                         f"outside out {out.shape}")
+    _loops().add_offset(part, out, a, b, sh, sw)

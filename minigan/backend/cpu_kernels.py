@@ -7,8 +7,9 @@ arrays' dtype. The results are therefore bit for bit the reference's, which
 tests/backend/test_cpu.py asserts. Sums over many elements (BatchNorm's per-channel sums) are not
 here: the callers take them with the same BLAS products as the reference.
 
-Compiled machine code is cached on disk beside this file (numba's ``cache=True``), so only the
-first process on a machine pays the compile time.
+Compiled machine code is cached on disk beside this file (numba's ``cache=True``; in
+``NUMBA_CACHE_DIR`` where that is set), so only the first process on a machine pays the compile
+time. Shapes: flat loops take 1-D arrays; the others say theirs; all C-contiguous, one dtype.
 """
 import numba
 import numpy as np
@@ -58,14 +59,14 @@ def multiply(a, b, out):
 
 
 @_jit
-def batchnorm_dx(dY, xhat, scale, a, b, dX):
-    """dX = dY * scale - xhat * a - b, per column, in the reference's order: BatchNorm's step 4."""
+def batchnorm_dx(dY, xhat, scale, per_xhat, shift, dX):
+    """dX = dY * scale - xhat * per_xhat - shift, per column, in the reference's order: BatchNorm's step 4."""
     m, C = dY.shape
     for r in range(m):
         for c in range(C):
             t = dY[r, c] * scale[c]
-            t = t - xhat[r, c] * a[c]
-            dX[r, c] = t - b[c]
+            t = t - xhat[r, c] * per_xhat[c]
+            dX[r, c] = t - shift[c]
 
 
 @_jit

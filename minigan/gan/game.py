@@ -8,7 +8,7 @@ One iteration on a real batch x and fresh noise z (``gan_step``):
    opt_d steps. The fakes' gradient is never sent into G.
 2. G step, every ``d_steps``-th iteration: D scores the same fakes again; G's loss gradient
    flows back through D into G (``G.backward(D.backward(d_fake))``) with D frozen, so D's
-   parameter gradients are neither computed nor changed; opt_g steps.
+   parameter gradients are neither computed nor changed, and without the gradient of z; opt_g steps.
 
 A conditional game (networks built with ``num_classes``, ``minigan.nn.conditional``) takes
 ``labels = (y_real, y_fake)``: the real batch's labels, and those the fakes are asked for. G makes
@@ -74,16 +74,19 @@ def g_gradients(G, D, loss, fake, y_fake=None):
 
     L_G = loss.g_loss(D(fake)) with ``fake`` = G(z), G's last forward (its cache is used here);
     conditional: D(fake | y_fake), the labels G was given.
-    D is frozen for the pass, so its parameter gradients are neither computed nor changed.
+    D is frozen for the pass, so its parameter gradients are neither computed nor changed, and G's
+    first layer skips the gradient of z, which nothing uses (its ``needs_dx`` flag, set for the pass).
     Returns L_G on the device. ``minigan gradcheck`` checks this function against finite
     differences of L_G (rows "GAN <model> <loss>: G through D").
     """
     loss_g, d_scores = loss.g_loss(D.given(y_fake)(fake))
     D.freeze()
+    G.needs_dx, needed = False, G.needs_dx
     try:
-        G.backward(D.backward(d_scores), need_dx=False)   # z is noise: its gradient has no use
+        G.backward(D.backward(d_scores))
     finally:
         D.unfreeze()
+        G.needs_dx = needed
     return loss_g
 
 

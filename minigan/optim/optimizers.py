@@ -166,8 +166,9 @@ class Optimizer:
         Everything is checked first (``check_state_dict``): a bad state leaves the optimizer untouched.
         """
         self.check_state_dict(state)
-        for key, value in state["hyperparameters"].items():
-            setattr(self, key, tuple(value) if isinstance(value, list) else value)
+        for key, value in state["hyperparameters"].items():     # Python floats, as the constructor keeps them
+            setattr(self, key, tuple(map(float, value)) if isinstance(value, (list, tuple))
+                    else float(value) if is_number(value) else value)
         self.t = int(state["t"])
         for mine, (p, saved) in zip(self.state, zip(self.params, state["state"])):
             for k in self._state_names:                # in place: the flat buffers keep their views
@@ -242,7 +243,7 @@ class Adam(Optimizer):
             return self._fused_update(data, g, state)
         beta1, beta2 = self.betas
         m, v = state["m"], state["v"]
-        step_size = self.lr / (1.0 - beta1 ** self.t)
+        step_size = float(self.lr) / (1.0 - beta1 ** self.t)         # a Python float, whatever type lr was given
         bias2_sqrt = math.sqrt(1.0 - beta2 ** self.t)
         if cpu.handles(data, g, m, v):                                # the same numbers in one pass
             return cpu.adam_update(data, g, m, v, step_size, bias2_sqrt, self.betas, self.eps)

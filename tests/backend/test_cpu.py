@@ -4,6 +4,8 @@ The fast path promises the reference's numbers to the last bit, so these tests c
 ``np.array_equal``, not a tolerance: the same layer, optimizer or step, run with the loops on and
 off (``cpu.set_enabled``). They skip where numba is not installed; the fallback tests do not.
 """
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -11,16 +13,40 @@ import minigan as mg
 from minigan.backend import cpu
 from minigan.nn import _im2col
 
-needs_numba = pytest.mark.skipif(not cpu.enabled(), reason=f"the compiled loops are off: {cpu.status()}")
+needs_numba = pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba is not installed")
 DTYPES = ["float32", "float64"]
 
 
-def both_ways(run):
-    """run() with the compiled loops on, then off: (compiled result, reference result)."""
+class CountingLoops:
+    """The compiled loops, each call counted by name: proof that the fast path ran."""
+
+    def __init__(self, loops):
+        self.loops, self.calls = loops, {}
+
+    def __getattr__(self, name):
+        def counted(*args):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return getattr(self.loops, name)(*args)
+        return counted
+
+
+def both_ways(run, monkeypatch, *expected):
+    """run() with the compiled loops on, then off: (compiled result, reference result).
+
+    The first run must have called each loop named in ``expected``, and the second none: with numba
+    installed the loops must load (a broken cpu_kernels fails here rather than skipping).
+    """
     cpu.set_enabled(True)
+    assert cpu.enabled(), cpu.status()
+    counting = CountingLoops(cpu._loops())
+    monkeypatch.setattr(cpu, "_loops", lambda: counting)
     compiled = run()
+    assert all(counting.calls.get(name) for name in expected), f"the fast path did not run: {counting.calls}"
     cpu.set_enabled(False)
-    return compiled, run()
+    counting.calls.clear()
+    reference = run()
+    assert not counting.calls, f"the reference called the loops: {counting.calls}"
+    return compiled, reference
 
 
 def assert_identical(compiled, reference):
@@ -38,21 +64,22 @@ def bits(a):
 @needs_numba
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", ["C order", "NCHW view of NHWC memory", "strided slice"])
-def test_leaky_relu_is_the_reference_bit_for_bit(rng, dtype, layout):
+def test_leaky_relu_is_the_reference_bit_for_bit(rng, dtype, layout, monkeypatch):
     x = rng.standard_normal((4, 6, 5, 3)).astype(dtype)
     x.flat[:3] = [0.0, -0.0, np.nan]
     if layout == "NCHW view of NHWC memory":
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    expected = ("leaky_relu",)
     if layout == "strided slice":                  # not dense: the reference runs either way
-        x = x[:, ::2]
+        x, expected = x[:, ::2], ()
     for slope in (0.2, 0.01, 0.0):
-        assert_identical(*both_ways(lambda: mg.nn.activations.leaky_relu(x, slope)))
+        assert_identical(*both_ways(lambda: mg.nn.activations.leaky_relu(x, slope), monkeypatch, *expected))
 
 
 @needs_numba
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layer", ["BatchNorm1d", "BatchNorm2d"])
-def test_batchnorm_training_forward_and_backward_are_the_reference_bit_for_bit(rng, dtype, layer):
+def test_batchnorm_training_forward_and_backward_are_the_reference_bit_for_bit(rng, dtype, layer, monkeypatch):
     shape = (16, 7) if layer == "BatchNorm1d" else (6, 5, 4, 3)
     x = (3.0 * rng.standard_normal(shape) + 1.0).astype(dtype)
     if layer == "BatchNorm2d":                     # as a convolution hands it over: NHWC memory
@@ -66,13 +93,14 @@ def test_batchnorm_training_forward_and_backward_are_the_reference_bit_for_bit(r
         y = bn(x)
         dx = bn.backward(dy)
         return y, dx, bn.gamma.grad, bn.beta.grad, bn.running_mean, bn.running_var
-    assert_identical(*both_ways(run))
+    assert_identical(*both_ways(run, monkeypatch, "center", "normalize", "multiply", "batchnorm_dx"))
 
 
 @needs_numba
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
-def test_adam_is_the_reference_bit_for_bit_over_several_steps(rng, dtype, weight_decay):
+@pytest.mark.parametrize("lr", [1e-2, np.float64(1e-2), np.float32(1e-2)])
+def test_adam_is_the_reference_bit_for_bit_over_several_steps(rng, dtype, weight_decay, lr, monkeypatch):
     shapes = [(5, 3), (3,), (2, 2, 2)]
     start = [rng.standard_normal(s).astype(dtype) for s in shapes]
     grads = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(4)]
@@ -80,28 +108,36 @@ def test_adam_is_the_reference_bit_for_bit_over_several_steps(rng, dtype, weight
     def run():
         params = [mg.nn.Parameter(a.copy()) for a in start]
         opt = mg.optim.Adam(params, lr=1e-2, weight_decay=weight_decay)
+        opt.lr = lr                                # as a schedule written in NumPy would set it
         for step in grads:
             for p, g in zip(params, step):
                 p.grad[...] = g
             opt.step()
         return [p.data for p in params] + [opt.flat_state["m"], opt.flat_state["v"]]
-    assert_identical(*both_ways(run))
+    assert_identical(*both_ways(run, monkeypatch, "adam"))
 
 
 @needs_numba
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("channels", [1, 16])
-def test_col2im_adds_are_the_reference_bit_for_bit(rng, dtype, channels):
-    N, Hg, K = 5, 7, 12
-    A = rng.standard_normal((N * Hg * Hg, K)).astype(dtype)
-    W = rng.standard_normal((K, channels, 4, 4)).astype(dtype)
-    run = lambda: [_im2col.matmul_col2im(A, W, (N, Hg, Hg), (N, 16, 16, channels), (2, 2))]   # noqa: E731
-    assert_identical(*both_ways(run))
+@pytest.mark.parametrize("shape", ["square, stride 2", "rectangular, strides (2, 1)"])
+@pytest.mark.parametrize("chunk_bytes", [None, 4096])
+def test_col2im_adds_are_the_reference_bit_for_bit(rng, dtype, channels, shape, chunk_bytes, monkeypatch):
+    N, K = 5, 12
+    (Hg, Wg), (kh, kw), stride = ((7, 7), (4, 4), (2, 2)) if shape.startswith("square") else ((6, 4), (3, 2), (2, 1))
+    padded = (N, stride[0] * (Hg - 1) + kh, stride[1] * (Wg - 1) + kw, channels)
+    if chunk_bytes:                                # several chunks of images per call
+        monkeypatch.setattr(_im2col, "CHUNK_BYTES", chunk_bytes)
+    A = rng.standard_normal((N * Hg * Wg, K)).astype(dtype)
+    W = rng.standard_normal((K, channels, kh, kw)).astype(dtype)
+    run = lambda: [_im2col.matmul_col2im(A, W, (N, Hg, Wg), padded, stride)]   # noqa: E731
+    expected = ("add_offset",) if channels >= _im2col.MIN_COMPILED_CHANNELS else ()
+    assert_identical(*both_ways(run, monkeypatch, *expected))
 
 
 @needs_numba
 @pytest.mark.parametrize("model", ["dcgan", "mlp"])
-def test_a_whole_gan_step_is_the_reference_bit_for_bit(rng, model):
+def test_a_whole_gan_step_is_the_reference_bit_for_bit(rng, model, monkeypatch):
     real = rng.random((8, 1, 28, 28)).astype("float32")
     z = rng.standard_normal((8, 100)).astype("float32")
 
@@ -114,7 +150,17 @@ def test_a_whole_gan_step_is_the_reference_bit_for_bit(rng, model):
         buffers = [getattr(layer, name) for net in (G, D) for _, layer in net.named_layers()
                    for name in layer._buffer_names]
         return [p.data for p in G.parameters() + D.parameters()] + buffers
-    assert_identical(*both_ways(run))
+    loops = ("leaky_relu", "adam") + (("center", "normalize", "multiply", "batchnorm_dx", "add_offset")
+                                      if model == "dcgan" else ())
+    assert_identical(*both_ways(run, monkeypatch, *loops))
+
+
+@needs_numba
+def test_add_offset_refuses_a_target_outside_out():
+    part, out = np.ones((2, 3, 3, 8), "float32"), np.zeros((2, 6, 6, 8), "float32")
+    cpu.add_offset(part, out, (1, 1), (2, 2))      # rows and columns 1, 3, 5: inside
+    with pytest.raises(ValueError, match=r"add_offset: offset \(2, 0\) with stride \(2, 2\) takes part"):
+        cpu.add_offset(part, out, (2, 0), (2, 2))
 
 
 @needs_numba
@@ -127,6 +173,14 @@ def test_handles_only_dense_numpy_floats_of_one_dtype():
     assert not cpu.handles(a.T) and cpu.handles(a.T, any_order=True)
     cpu.set_enabled(False)
     assert not cpu.handles(a) and "set_enabled(False)" in cpu.status()
+
+
+def test_loops_numba_cannot_compile_or_cache_fall_back_with_their_reason(monkeypatch):
+    monkeypatch.setattr(cpu, "_loops", lambda: RuntimeError("cannot cache function 'adam': no locator available"))
+    cpu.set_enabled(True)
+    assert not cpu.enabled()
+    assert "could not compile or load" in cpu.status() and "no locator" in cpu.status()
+    assert "pip install" not in cpu.status()
 
 
 def test_without_numba_everything_runs_on_the_reference_and_status_says_how_to_get_it(monkeypatch, rng):
@@ -153,5 +207,5 @@ def test_the_environment_chooses_and_a_bad_value_is_named(monkeypatch):
     assert not cpu.enabled() and f"{cpu.ENV_VAR}=numpy" in cpu.status()
     cpu._state["choice"] = None
     monkeypatch.setenv(cpu.ENV_VAR, "fast")
-    with pytest.raises(cpu.UnknownChoice, match=f"{cpu.ENV_VAR} must be one of .*'fast'"):
+    with pytest.raises(cpu.UnknownChoice, match=f"{cpu.ENV_VAR} must be numba or numpy, got 'fast'"):
         cpu.enabled()
