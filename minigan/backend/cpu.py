@@ -108,10 +108,9 @@ def handles(*arrays, any_order=False):
 
     ``any_order``: dense in some order of the axes is enough (an elementwise loop over memory).
     """
-    first = arrays[0]
-    return (enabled() and all(type(a) is np.ndarray and a.dtype == first.dtype for a in arrays)
-            and first.dtype in DTYPES
-            and all(is_dense(a) if any_order else a.flags.c_contiguous for a in arrays))
+    first = arrays[0]                              # the arrays first: CuPy's never make numba load
+    return (all(type(a) is np.ndarray and a.dtype == first.dtype for a in arrays) and first.dtype in DTYPES
+            and all(is_dense(a) if any_order else a.flags.c_contiguous for a in arrays) and enabled())
 
 
 def leaky_relu(x, slope):
