@@ -164,6 +164,9 @@ def _sweep_parser(sub):
                    help="Spectral normalisation to try: none, D, G or GD (default: none).")
     p.add_argument("--augments", nargs="+", default=None, metavar="OPS",
                    help="Augmentations to try: none, all, or comma-separated operations (default: none).")
+    p.add_argument("--augment-ps", nargs="+", type=float, default=None, metavar="P",
+                   help="For each augmentation, the probabilities with which it changes each image, as "
+                        "train's --augment-p (default: 1; a cell without augmentation runs once).")
     p.add_argument("--seeds", type=int, default=None, help=f"Seeds per setting (default: {d.seeds}).")
     p.add_argument("--model", choices=("dcgan", "mlp"), default=None, help=f"The networks (default: {d.model}).")
     p.add_argument("--epochs", type=int, default=None, help=f"Epochs per run (default: {d.epochs}, "
@@ -308,6 +311,7 @@ def run_sweep(args):
              "spectral_norms": None if args.spectral_norms is None else [
                  "" if s == "none" else s for s in args.spectral_norms],
              "augments": None if args.augments is None else ["" if s == "none" else s for s in args.augments],
+             "augment_ps": args.augment_ps,
              "seeds": args.seeds, "model": args.model, "epochs": args.epochs, "limit": args.limit,
              "batch_size": args.batch_size, "data": args.data, "classifier": args.classifier,
              "conditional": args.conditional}

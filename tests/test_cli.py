@@ -409,6 +409,7 @@ def test_bad_sample_options_are_one_line_and_write_nothing(finished_run, tmp_pat
 def test_a_bad_sweep_is_refused_before_its_folder_is_made(tmp_path):
     _one_line(_run("sweep", "--seeds", "0", cwd=tmp_path), 2, "--seeds must be a positive int")
     _one_line(_run("sweep", "--jobs", "0", cwd=tmp_path), 2, "--jobs must be a positive int")
+    _one_line(_run("sweep", "--augment-ps", "0.5", cwd=tmp_path), 2, "--augment-ps apply to an augmentation")
     _one_line(_run("sweep", "--quick", "--classifier", "nope.npz", cwd=tmp_path), 2, "--classifier")
     _one_line(_run("sweep", "--quick", "--data", "missing", "--classifier", "nope.npz", cwd=tmp_path), 2,
               "--classifier")                                 # the classifier is checked before the data

@@ -29,7 +29,7 @@ import time
 
 from .. import metrics
 from ..metrics import classifier
-from ..checks import is_int
+from ..checks import is_int, is_number
 from ..data.formats import write_atomically
 from ..errors import ConfigError, UserError
 from ..train import parts
@@ -39,11 +39,11 @@ from .folder import SweepFolder
 
 COLLAPSED_BELOW = 8
 REFERENCE_LR = {"dcgan": (2e-4, 2e-4), "mlp": (1e-3, 2e-4)}
-COLUMNS = ("loss", "lr_scale", "g_lr_ratio", "lr_g", "lr_d", "beta1", "d_steps", "r1", "spectral_norm", "augment", "seed", "status", "fid", "score",
-           "coverage", "missing", "precision", "recall", "seconds")
-Setting = collections.namedtuple("Setting", "loss lr_scale g_lr_ratio beta1 d_steps r1 spectral_norm augment",
-                                 defaults=(0.0, "", ""))
-"""One cell of a grid, run once per seed."""
+COLUMNS = ("loss", "lr_scale", "g_lr_ratio", "lr_g", "lr_d", "beta1", "d_steps", "r1", "spectral_norm", "augment",
+           "augment_p", "seed", "status", "fid", "score", "coverage", "missing", "precision", "recall", "seconds")
+Setting = collections.namedtuple("Setting", "loss lr_scale g_lr_ratio beta1 d_steps r1 spectral_norm augment augment_p",
+                                 defaults=(0.0, "", "", 1.0))
+"""One cell of a grid, run once per seed. A cell without augmentation has augment_p 1.0 (p applies to none)."""
 
 
 @dataclasses.dataclass
@@ -58,7 +58,8 @@ class Grid:
     balance between the two players. ``r1s`` are R1 penalty weights γ (0: none); with one the
     DCGAN's D is built without BatchNorm. ``spectral_norms`` name the networks run spectrally
     normalised ("" none, "D", "GD"); ``augments`` the augmentations ("" none, "all", or a
-    comma-separated list). ``losses`` may include wgan-gp (its penalty on interpolates,
+    comma-separated list), and ``augment_ps`` the probabilities with which they change each image
+    (a cell without augmentation runs once, not once per p). ``losses`` may include wgan-gp (its penalty on interpolates,
     with the grid's learning rates, beta1 and d_steps rather than its paper's).
 
     ``data`` is every run's data (``minigan train --data``: None, the embedded digits; "mnist",
@@ -74,6 +75,7 @@ class Grid:
     r1s: tuple = (0.0,)
     spectral_norms: tuple = ("",)
     augments: tuple = ("",)
+    augment_ps: tuple = (1.0,)
     seeds: int = 2
     model: str = "mlp"
     epochs: int = 20
@@ -84,10 +86,14 @@ class Grid:
     conditional: bool = False
 
     def settings(self):
-        """A ``Setting`` for every cell of the grid, in a fixed order."""
-        return [Setting(*cell) for cell in
-                itertools.product(self.losses, self.lr_scales, self.g_lr_ratios, self.beta1s, self.d_steps, self.r1s,
-                                                 self.spectral_norms, self.augments)]
+        """A ``Setting`` for every cell of the grid, in a fixed order; a cell without augmentation once, p 1.0."""
+        cells = itertools.product(self.losses, self.lr_scales, self.g_lr_ratios, self.beta1s, self.d_steps,
+                                  self.r1s, self.spectral_norms, self.augments, self.augment_ps)
+        return list(dict.fromkeys(Setting(*cell[:-1], cell[-1] if cell[-2] else 1.0) for cell in cells))
+
+    def columns(self):
+        """The heatmap's columns: each cell's settings after the loss, in the order of ``settings``."""
+        return list(dict.fromkeys(tuple(setting[1:]) for setting in self.settings()))
 
     def check(self):
         """ConfigError for a bad seed count or any cell whose config would be refused; changes nothing."""
@@ -97,6 +103,7 @@ class Grid:
             if isinstance(values, (tuple, list)) and len(set(values)) != len(values):
                 twice = next(v for v in values if list(values).count(v) > 1)
                 raise ConfigError(name, f"lists {twice!r} twice (each value is one cell of the grid)", owner="sweep")
+        self._check_augment_ps()
         for setting in self.settings():
             try:
                 self.config(setting, seed=0, out="-")
@@ -106,6 +113,14 @@ class Grid:
             raise ConfigError("classifier", "is needed with --data other than mnist: a sweep scores its runs, and "
                                             "the shipped classifier knows MNIST's digits only (train one with "
                                             "minigan train-classifier --data DATA)", owner="sweep")
+
+    def _check_augment_ps(self):
+        """The probabilities are checked here, not by a run: a cell without augmentation ignores them."""
+        bad = [p for p in self.augment_ps if not (is_number(p) and 0.0 <= p <= 1.0)]
+        if bad:
+            raise ConfigError("augment_ps", f"must be probabilities in [0, 1], got {bad[0]!r}", owner="sweep")
+        if tuple(self.augment_ps) != (1.0,) and not any(self.augments):
+            raise ConfigError("augment_ps", "apply to an augmentation: give --augments too", owner="sweep")
 
     def check_data(self):
         """Load the runs' data once, as a run will: a bad folder or label file is refused before any run starts,
@@ -135,7 +150,8 @@ class Grid:
         lr_g, lr_d = REFERENCE_LR[self.model]
         return TrainConfig(model=self.model, loss=setting.loss, lr_g=setting.lr_scale * setting.g_lr_ratio * lr_g,
                            lr_d=setting.lr_scale * lr_d, beta1=setting.beta1, d_steps=setting.d_steps, r1=setting.r1,
-                           spectral_norm=setting.spectral_norm, augment=setting.augment, seed=seed,
+                           spectral_norm=setting.spectral_norm, augment=setting.augment,
+                           augment_p=setting.augment_p, seed=seed,
                            epochs=self.epochs, batch_size=self.batch_size, limit=self.limit, data=self.data,
                            conditional=self.conditional, out=str(out), eval_n=0, keep_snapshots=0, log_every=10 ** 9).validate()
 
@@ -145,7 +161,7 @@ def _grid_field(field, setting):
     if field == "lr_g":
         return "g_lr_ratios" if setting.g_lr_ratio <= 0 else "lr_scales"
     return {"lr_d": "lr_scales", "loss": "losses", "beta1": "beta1s", "r1": "r1s", "spectral_norm": "spectral_norms",
-            "augment": "augments"}.get(field, field)
+            "augment": "augments", "augment_p": "augment_ps"}.get(field, field)
 
 
 def quick_grid(model="mlp"):
@@ -167,6 +183,7 @@ def _name(setting):
     r1 = f"-r1{setting.r1:g}" if setting.r1 else ""
     sn = f"-sn{setting.spectral_norm}" if setting.spectral_norm else ""
     aug = f"-aug-{setting.augment.replace(',', '-')}" if setting.augment else ""
+    aug += f"-p{setting.augment_p:g}" if setting.augment_p != 1.0 else ""
     return f"{setting.loss}-lr{setting.lr_scale:g}x{ratio}-b{setting.beta1:g}-d{setting.d_steps}{r1}{sn}{aug}"
 
 
@@ -346,7 +363,7 @@ def summarise(rows):
 def markdown(rows, grid):
     """One table row per setting, best median FID first."""
     summary = summarise(rows)
-    lines = [f"{grid.describe()}, {_epochs(grid)}, batch {grid.batch_size}, {grid.seeds} seeds per setting; "
+    lines = [f"{grid.describe()}, {_count(grid.epochs, 'epoch')}, batch {grid.batch_size}, {_count(grid.seeds, 'seed')} per setting; "
              f"FID on n = {metrics.N_DEFAULT} (median, and the range over seeds); a run 'collapsed' below "
              f"{COLLAPSED_BELOW} digits covered.", "",
              "| loss | lr (x reference) | G's lr ratio | beta1 | d_steps | R1 γ | spectral norm | augment "
@@ -357,13 +374,19 @@ def markdown(rows, grid):
         fid, spread = ("-", "-") if math.isnan(s["fid"]) else (f"{s['fid']:.1f}", f"{lo:.1f}-{hi:.1f}")
         lines.append(f"| {setting.loss} | {setting.lr_scale:g} | {setting.g_lr_ratio:g} | {setting.beta1:g} | "
                      f"{setting.d_steps} | {setting.r1:g} | {setting.spectral_norm or '-'} | "
-                     f"{setting.augment or '-'} | {fid} | {spread} | {s['coverage']:g} | {s['ok']} | {s['collapsed']} | "
+                     f"{_augment_text(setting.augment, setting.augment_p) or '-'} | {fid} | {spread} | {s['coverage']:g} | {s['ok']} | {s['collapsed']} | "
                      f"{s['diverged']} |")
     return "\n".join(lines) + "\n"
 
 
-def _epochs(grid):
-    return f"{grid.epochs} epoch{'s' if grid.epochs != 1 else ''}"
+def _augment_text(augment, p):
+    """'all', 'all, p 0.5', or '' for no augmentation."""
+    return augment + (f", p {p:g}" if augment and p != 1.0 else "")
+
+
+def _count(n, noun):
+    """'1 epoch', '2 epochs'."""
+    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def heatmap(rows, grid, path):
@@ -373,8 +396,7 @@ def heatmap(rows, grid, path):
     from matplotlib.figure import Figure
 
     summary = summarise(rows)
-    columns = list(itertools.product(grid.lr_scales, grid.g_lr_ratios, grid.beta1s, grid.d_steps, grid.r1s,
-                                     grid.spectral_norms, grid.augments))
+    columns = grid.columns()
     values = np.array([[summary[Setting(loss, *c)]["fid"] for c in columns] for loss in grid.losses])
     fig = Figure(figsize=(3.5 + 1.3 * len(columns), 1.5 + 0.6 * len(grid.losses)))
     ax = fig.subplots()
@@ -389,9 +411,10 @@ def heatmap(rows, grid, path):
                     fontsize=8, bbox=dict(facecolor="white", alpha=0.7, edgecolor="none", pad=1.5))
     ax.set_xticks(range(len(columns)), [f"lr x{a:g}" + (f", G x{g:g}" if g != 1.0 else "") + f"\nbeta1 {b:g}\nd_steps {d}"
                                         + (f"\nR1 {r:g}" if r else "") + (f"\nSN {s}" if s else "")
-                                        + (f"\naug {m}" if m else "") for a, g, b, d, r, s, m in columns], fontsize=8)
+                                        + (f"\naug {_augment_text(m, p)}" if m else "")
+                                        for a, g, b, d, r, s, m, p in columns], fontsize=8)
     ax.set_yticks(range(len(grid.losses)), grid.losses)
-    ax.set_title(f"{grid.describe()}, {_epochs(grid)}: median FID over {grid.seeds} seeds, lower is better\n"
+    ax.set_title(f"{grid.describe()}, {_count(grid.epochs, 'epoch')}: median FID over {_count(grid.seeds, 'seed')}, lower is better\n"
                  "(the fewest digits a seed covered; * a seed collapsed or diverged)", fontsize=9)
     fig.colorbar(image, ax=ax, label="FID")
     fig.tight_layout()

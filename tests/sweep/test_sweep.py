@@ -85,6 +85,22 @@ def test_the_grid_can_hold_r1_weights_and_wgan_gp():
         mg.nn.augment.OPERATIONS
 
 
+def test_augment_ps_multiply_only_the_cells_with_augmentation(tmp_path):
+    grid = Grid(losses=("hinge",), lr_scales=(1.0,), beta1s=(0.5,), augments=("", "translation"), augment_ps=(1.0, 0.2))
+    grid.check()
+    settings = grid.settings()
+    assert [(s.augment, s.augment_p) for s in settings] == [("", 1.0), ("translation", 1.0), ("translation", 0.2)]
+    assert grid.columns() == [tuple(s[1:]) for s in settings]
+    config = grid.config(settings[2], seed=0, out="x")
+    assert config.augment_ops == ("translation",) and config.augment_p == 0.2
+    assert mg.sweep._name(settings[2]).endswith("-aug-translation-p0.2")
+    rows = [dict(s._asdict(), seed=0, status="ok", fid=100.0 + i, coverage=10) for i, s in enumerate(settings)]
+    table = markdown(rows, grid)
+    assert "| translation, p 0.2 | 102.0 |" in table and "| translation | 101.0 |" in table
+    mg.sweep.heatmap(rows, grid, tmp_path / "sweep.png")
+    assert mg.train.plots.load_png(tmp_path / "sweep.png").shape[1] > 100
+
+
 def test_a_sweeps_runs_start_the_sweeps_own_minigan_not_one_in_the_current_folder(tmp_path):
     import subprocess
     import sys
@@ -107,6 +123,9 @@ def test_a_sweeps_runs_start_the_sweeps_own_minigan_not_one_in_the_current_folde
     (Grid(g_lr_ratios=(-2.0,)), "sweep: g_lr_ratios must be"),
     (Grid(losses=("hinge", "hinge")), "sweep: losses lists 'hinge' twice"),
     (Grid(r1s=(-1.0,)), "sweep: r1s must be"),
+    (Grid(augments=("", "all"), augment_ps=(1.5,)), r"sweep: augment_ps must be probabilities in \[0, 1\], got 1.5"),
+    (Grid(augments=("",), augment_ps=(2.0,)), "sweep: augment_ps must be probabilities"),
+    (Grid(augment_ps=(0.5,)), "sweep: augment_ps apply to an augmentation: give --augments too"),
 ])
 def test_a_bad_grid_names_the_sweeps_option(grid, message):
     with pytest.raises(mg.errors.ConfigError, match=message):
