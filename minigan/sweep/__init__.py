@@ -59,8 +59,8 @@ class Grid:
     DCGAN's D is built without BatchNorm. ``spectral_norms`` name the networks run spectrally
     normalised ("" none, "D", "GD"); ``augments`` the augmentations ("" none, "all", or a
     comma-separated list), and ``augment_ps`` the probabilities with which they change each image
-    (a cell without augmentation runs once, not once per p). ``losses`` may include wgan-gp (its penalty on interpolates,
-    with the grid's learning rates, beta1 and d_steps rather than its paper's).
+    (a cell without augmentation runs once, not once per p). ``losses`` may include wgan-gp (its
+    penalty on interpolates, with the grid's learning rates, beta1 and d_steps rather than its paper's).
 
     ``data`` is every run's data (``minigan train --data``: None, the embedded digits; "mnist",
     "fashion-mnist" or a folder); ``classifier`` the .npz that scores the runs (needed for data
@@ -363,7 +363,8 @@ def summarise(rows):
 def markdown(rows, grid):
     """One table row per setting, best median FID first."""
     summary = summarise(rows)
-    lines = [f"{grid.describe()}, {_count(grid.epochs, 'epoch')}, batch {grid.batch_size}, {_count(grid.seeds, 'seed')} per setting; "
+    lines = [f"{grid.describe()}, {_count(grid.epochs, 'epoch')}, batch {grid.batch_size}, "
+             f"{_count(grid.seeds, 'seed')} per setting; "
              f"FID on n = {metrics.N_DEFAULT} (median, and the range over seeds); a run 'collapsed' below "
              f"{COLLAPSED_BELOW} digits covered.", "",
              "| loss | lr (x reference) | G's lr ratio | beta1 | d_steps | R1 γ | spectral norm | augment "
@@ -414,7 +415,8 @@ def heatmap(rows, grid, path):
                                         + (f"\naug {_augment_text(m, p)}" if m else "")
                                         for a, g, b, d, r, s, m, p in columns], fontsize=8)
     ax.set_yticks(range(len(grid.losses)), grid.losses)
-    ax.set_title(f"{grid.describe()}, {_count(grid.epochs, 'epoch')}: median FID over {_count(grid.seeds, 'seed')}, lower is better\n"
+    ax.set_title(f"{grid.describe()}, {_count(grid.epochs, 'epoch')}: median FID over "
+                 f"{_count(grid.seeds, 'seed')}, lower is better\n"
                  "(the fewest digits a seed covered; * a seed collapsed or diverged)", fontsize=9)
     fig.colorbar(image, ax=ax, label="FID")
     fig.tight_layout()
