@@ -36,7 +36,7 @@ ENV_VAR = "MINIGAN_CPU_KERNELS"
 CHOICES = ("numba", "numpy")
 DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
-_state = {"choice": None, "chosen_by": None}
+_state = {"choice": None, "chosen_by": None, "failed": {}}
 
 
 class UnknownChoice(UserError, ValueError):
@@ -46,18 +46,31 @@ class UnknownChoice(UserError, ValueError):
 @functools.cache
 def _loops():
     """The compiled loops (``minigan.backend.cpu_kernels``), each run once on tiny float32 arrays, or the
-    error that stopped them: numba missing (ImportError), or numba unable to compile or cache them here."""
+    error that stopped them: numba missing or refusing this NumPy (ImportError), or unable to compile or
+    cache them here."""
     try:
         from . import cpu_kernels
-        _try_each(cpu_kernels)
+        _try_each(cpu_kernels, "float32")
     except Exception as error:     # ImportError, or numba refusing this NumPy, platform or cache folder
         return error
     return cpu_kernels
 
 
-def _try_each(loops):
+@functools.cache
+def _ready(dtype):
+    """True once every loop has run on tiny arrays of ``dtype`` (float64 compiles its own set, once);
+    False, with the error kept for ``status``, where that failed: those arrays then stay with NumPy."""
+    try:
+        _try_each(_loops(), dtype)
+    except Exception as error:
+        _state["failed"][str(dtype)] = error
+        return False
+    return True
+
+
+def _try_each(loops, dtype):
     """Compile (or load from numba's cache) and run every loop once, so that a failure falls back here."""
-    x, c = np.ones((2, 2), "float32"), np.ones(2, "float32")
+    x, c = np.ones((2, 2), dtype), np.ones(2, dtype)
     one = c[0]
     loops.leaky_relu(c, one, one, c.copy(), c.copy())
     loops.center(x, c, x.copy(), x.copy())
@@ -65,7 +78,7 @@ def _try_each(loops):
     loops.multiply(x, x, x.copy())
     loops.batchnorm_dx(x, x, c, c, c, x.copy())
     loops.adam(c.copy(), c, c.copy(), c.copy(), one, one, one, one, one, one, one)
-    loops.add_offset(x.reshape(1, 1, 2, 2), np.zeros((1, 2, 4, 2), "float32"), 0, 0, 1, 2)
+    loops.add_offset(x.reshape(1, 1, 2, 2), np.zeros((1, 2, 4, 2), dtype), 0, 0, 1, 2)
 
 
 def set_enabled(flag):
@@ -93,14 +106,18 @@ def status():
     if _choice() == "numpy":
         return f"the CPU step runs on NumPy alone, without its compiled loops ({_state['chosen_by']})"
     loops = _loops()
+    slow, why = "the CPU step runs on NumPy alone, more slowly", f"({type(loops).__name__}: {loops})"
+    if isinstance(loops, ModuleNotFoundError) and loops.name in ("numba", "llvmlite"):
+        return f"{slow}: numba is not installed {why}; `pip install numba` gives it its compiled loops"
     if isinstance(loops, ImportError):
-        return (f"the CPU step runs on NumPy alone, more slowly: numba could not be imported "
-                f"({type(loops).__name__}: {loops}); `pip install numba` gives it its compiled loops")
+        return (f"{slow}: numba is installed but refused to load {why}; each numba release supports the "
+                "NumPy versions of its time (`pip install -U numba`, or a NumPy it supports)")
     if isinstance(loops, Exception):
-        return (f"the CPU step runs on NumPy alone, more slowly: numba could not compile or load its loops "
-                f"({type(loops).__name__}: {loops}); NUMBA_CACHE_DIR may name a folder it can write")
+        return f"{slow}: numba could not compile or load its loops {why}; NUMBA_CACHE_DIR may name a writable folder"
     import numba
-    return f"the CPU step's elementwise work runs in loops compiled by numba {numba.__version__}"
+    failed = "".join(f"; {dtype} arrays stay with NumPy ({type(e).__name__}: {e})"
+                     for dtype, e in _state["failed"].items())
+    return f"the CPU step's elementwise work runs in loops compiled by numba {numba.__version__}{failed}"
 
 
 def handles(*arrays, any_order=False):
@@ -110,7 +127,8 @@ def handles(*arrays, any_order=False):
     """
     first = arrays[0]                              # the arrays first: CuPy's never make numba load
     return (all(type(a) is np.ndarray and a.dtype == first.dtype for a in arrays) and first.dtype in DTYPES
-            and all(is_dense(a) if any_order else a.flags.c_contiguous for a in arrays) and enabled())
+            and all(is_dense(a) if any_order else a.flags.c_contiguous for a in arrays) and enabled()
+            and _ready(first.dtype))
 
 
 def leaky_relu(x, slope):
@@ -185,7 +203,7 @@ def add_offset(part, out, offset, stride):
     """
     (m, Hg, Wg, C), (a, b), (sh, sw) = part.shape, offset, stride
     if out.ndim != 4 or out.shape[0] != m or out.shape[3] != C or a + sh * (Hg - 1) >= out.shape[1] \
-            or b + sw * (Wg - 1) >= out.shape[2] or min(a, b) < 0:
+            or b + sw * (Wg - 1) >= out.shape[2] or min(a, b) < 0 or min(sh, sw) < 1:
         raise ValueError(f"add_offset: offset {offset} with stride {stride} takes part {part.shape} "
                          f"outside out {out.shape}")
     _loops().add_offset(part, out, a, b, sh, sw)

@@ -44,6 +44,10 @@ COLUMNS = ("loss", "lr_scale", "g_lr_ratio", "lr_g", "lr_d", "beta1", "d_steps",
 Setting = collections.namedtuple("Setting", "loss lr_scale g_lr_ratio beta1 d_steps r1 spectral_norm augment augment_p",
                                  defaults=(0.0, "", "", 1.0))
 """One cell of a grid, run once per seed. A cell without augmentation has augment_p 1.0 (p applies to none)."""
+GRID_OPTION = {"loss": "losses", "lr_scale": "lr_scales", "g_lr_ratio": "g_lr_ratios", "beta1": "beta1s",
+               "d_steps": "d_steps", "r1": "r1s", "spectral_norm": "spectral_norms", "augment": "augments",
+               "augment_p": "augment_ps"}
+"""The grid's option (a field of ``Grid``) behind each field of a ``Setting``."""
 
 
 @dataclasses.dataclass
@@ -104,6 +108,7 @@ class Grid:
                 twice = next(v for v in values if list(values).count(v) > 1)
                 raise ConfigError(name, f"lists {twice!r} twice (each value is one cell of the grid)", owner="sweep")
         self._check_augment_ps()
+        self._check_names()
         for setting in self.settings():
             try:
                 self.config(setting, seed=0, out="-")
@@ -113,6 +118,17 @@ class Grid:
             raise ConfigError("classifier", "is needed with --data other than mnist: a sweep scores its runs, and "
                                             "the shipped classifier knows MNIST's digits only (train one with "
                                             "minigan train-classifier --data DATA)", owner="sweep")
+
+    def _check_names(self):
+        """Two cells whose runs would share a folder name (values alike in their first 6 digits) are refused."""
+        seen = {}
+        for setting in self.settings():
+            other = seen.setdefault(_name(setting), setting)
+            if other != setting:
+                field = next(f for f in Setting._fields if getattr(other, f) != getattr(setting, f))
+                raise ConfigError(GRID_OPTION[field], f"holds {getattr(other, field)!r} and "
+                                  f"{getattr(setting, field)!r}, which give their runs one folder name ({_name(setting)}): give values that differ "
+                                  "in their first 6 digits", owner="sweep")
 
     def _check_augment_ps(self):
         """The probabilities are checked here, not by a run: a cell without augmentation ignores them."""
@@ -160,8 +176,7 @@ def _grid_field(field, setting):
     """The grid's option behind a run's setting (lr_g comes from lr_scales times g_lr_ratios)."""
     if field == "lr_g":
         return "g_lr_ratios" if setting.g_lr_ratio <= 0 else "lr_scales"
-    return {"lr_d": "lr_scales", "loss": "losses", "beta1": "beta1s", "r1": "r1s", "spectral_norm": "spectral_norms",
-            "augment": "augments", "augment_p": "augment_ps"}.get(field, field)
+    return "lr_scales" if field == "lr_d" else GRID_OPTION.get(field, field)
 
 
 def quick_grid(model="mlp"):

@@ -161,6 +161,8 @@ def test_add_offset_refuses_a_target_outside_out():
     cpu.add_offset(part, out, (1, 1), (2, 2))      # rows and columns 1, 3, 5: inside
     with pytest.raises(ValueError, match=r"add_offset: offset \(2, 0\) with stride \(2, 2\) takes part"):
         cpu.add_offset(part, out, (2, 0), (2, 2))
+    with pytest.raises(ValueError, match="add_offset"):
+        cpu.add_offset(part, out, (0, 0), (0, 2))
 
 
 @needs_numba
@@ -175,6 +177,47 @@ def test_handles_only_dense_numpy_floats_of_one_dtype():
     assert not cpu.handles(a) and "set_enabled(False)" in cpu.status()
 
 
+def test_a_loop_that_fails_when_it_loads_sends_everything_to_numpy_with_the_reason(monkeypatch):
+    from minigan.backend import cpu_kernels
+
+    def broken(*args):
+        raise OSError("cannot write the cache")
+    monkeypatch.setattr(cpu_kernels, "adam", broken)
+    cpu._loops.cache_clear()
+    try:
+        cpu.set_enabled(True)
+        assert not cpu.enabled() and not cpu.handles(np.zeros(3, "float32"))
+        assert "could not compile or load its loops (OSError: cannot write the cache)" in cpu.status()
+    finally:
+        monkeypatch.undo()
+        cpu._loops.cache_clear()
+    assert cpu.enabled()
+
+
+@needs_numba
+def test_a_dtype_whose_loops_fail_stays_with_numpy_and_status_says_so(monkeypatch):
+    def fails_for_float64(loops, dtype):
+        if dtype == np.float64:
+            raise RuntimeError("no float64 today")
+    cpu.set_enabled(True)
+    assert cpu.handles(np.zeros(3, "float32"))
+    monkeypatch.setattr(cpu, "_try_each", fails_for_float64)
+    cpu._ready.cache_clear()
+    try:
+        assert not cpu.handles(np.zeros(3, "float64")) and cpu.handles(np.zeros(3, "float32"))
+        assert "float64 arrays stay with NumPy (RuntimeError: no float64 today)" in cpu.status()
+    finally:
+        monkeypatch.undo()
+        cpu._ready.cache_clear()
+        cpu._state["failed"].clear()
+
+
+def test_a_numba_that_refuses_this_numpy_is_not_told_to_install_numba(monkeypatch):
+    monkeypatch.setattr(cpu, "_loops", lambda: ImportError("Numba needs NumPy 2.5 or less. Got NumPy 2.6."))
+    cpu.set_enabled(True)
+    assert "numba is installed but refused to load" in cpu.status() and "pip install numba" not in cpu.status()
+
+
 def test_loops_numba_cannot_compile_or_cache_fall_back_with_their_reason(monkeypatch):
     monkeypatch.setattr(cpu, "_loops", lambda: RuntimeError("cannot cache function 'adam': no locator available"))
     cpu.set_enabled(True)
@@ -184,7 +227,7 @@ def test_loops_numba_cannot_compile_or_cache_fall_back_with_their_reason(monkeyp
 
 
 def test_without_numba_everything_runs_on_the_reference_and_status_says_how_to_get_it(monkeypatch, rng):
-    monkeypatch.setattr(cpu, "_loops", lambda: ImportError("No module named 'numba'"))
+    monkeypatch.setattr(cpu, "_loops", lambda: ModuleNotFoundError("No module named 'numba'", name="numba"))
     cpu.set_enabled(True)
     assert not cpu.enabled() and not cpu.handles(np.zeros(3, "float32"))
     assert "pip install numba" in cpu.status() and "No module named 'numba'" in cpu.status()
@@ -195,7 +238,7 @@ def test_without_numba_everything_runs_on_the_reference_and_status_says_how_to_g
 
 def test_a_training_run_says_once_when_the_fast_path_is_off(monkeypatch):
     from minigan.train import parts
-    monkeypatch.setattr(cpu, "_loops", lambda: ImportError("No module named 'numba'"))
+    monkeypatch.setattr(cpu, "_loops", lambda: ModuleNotFoundError("No module named 'numba'", name="numba"))
     lines = []
     parts.use_backend("numpy", lines.append, verbose=False)
     assert len(lines) == 1 and "pip install numba" in lines[0]

@@ -126,6 +126,9 @@ def test_a_sweeps_runs_start_the_sweeps_own_minigan_not_one_in_the_current_folde
     (Grid(augments=("", "all"), augment_ps=(1.5,)), r"sweep: augment_ps must be probabilities in \[0, 1\], got 1.5"),
     (Grid(augments=("",), augment_ps=(2.0,)), "sweep: augment_ps must be probabilities"),
     (Grid(augment_ps=(0.5,)), "sweep: augment_ps apply to an augmentation: give --augments too"),
+    (Grid(augments=("all",), augment_ps=(0.1234561, 0.1234562)), r"sweep: augment_ps holds 0.1234561 and 0.1234562, "
+                                                                  r"which give their runs one folder name"),
+    (Grid(lr_scales=(1.0, 1.0000001)), "sweep: lr_scales holds 1.0 and 1.0000001"),
 ])
 def test_a_bad_grid_names_the_sweeps_option(grid, message):
     with pytest.raises(mg.errors.ConfigError, match=message):

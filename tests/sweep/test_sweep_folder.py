@@ -70,7 +70,7 @@ def test_results_without_a_grid_and_a_run_of_other_settings_are_refused(tmp_path
 def test_a_sweep_begun_before_a_grid_setting_existed_resumes(tmp_path):
     SweepFolder(tmp_path).claim(_grid()).release()
     saved = json.loads((tmp_path / "sweep.json").read_text())
-    for name in ("data", "classifier", "conditional"):                 # as a sweep.json of minigan 0.x wrote it
+    for name in ("data", "classifier", "conditional", "r1s", "spectral_norms", "augments", "augment_ps"):  # older
         del saved[name]
     (tmp_path / "sweep.json").write_text(json.dumps(saved))
     SweepFolder(tmp_path).claim(_grid()).release()                    # the same sweep: its defaults
