@@ -23,9 +23,9 @@ def in_memory_order(kernel, x, *args):
     Every array argument of x's shape is viewed in x's memory order, and the outputs are viewed
     back. A C-contiguous x, or one that is not dense, goes to the kernel as it is.
     """
-    order = memory_order(x)
-    if x.flags.c_contiguous or not x.transpose(order).flags.c_contiguous:
+    if x.flags.c_contiguous or not is_dense(x):
         return kernel(x, *args)
+    order = memory_order(x)
     inverse = [order.index(axis) for axis in range(x.ndim)]
     args = [a.transpose(order) if getattr(a, "shape", None) == x.shape else a for a in args]
     out = kernel(x.transpose(order), *args)

@@ -34,6 +34,7 @@ from ..data.formats import write_atomically
 from ..errors import ConfigError, UserError
 from ..train import parts
 from ..train.config import MODEL_DEFAULTS, TrainConfig, flag
+from ..train.progress import count_text
 from ..train.sampling import generate
 from .folder import SweepFolder
 
@@ -378,8 +379,8 @@ def summarise(rows):
 def markdown(rows, grid):
     """One table row per setting, best median FID first."""
     summary = summarise(rows)
-    lines = [f"{grid.describe()}, {_count(grid.epochs, 'epoch')}, batch {grid.batch_size}, "
-             f"{_count(grid.seeds, 'seed')} per setting; "
+    lines = [f"{grid.describe()}, {count_text(grid.epochs, 'epoch')}, batch {grid.batch_size}, "
+             f"{count_text(grid.seeds, 'seed')} per setting; "
              f"FID on n = {metrics.N_DEFAULT} (median, and the range over seeds); a run 'collapsed' below "
              f"{COLLAPSED_BELOW} digits covered.", "",
              "| loss | lr (x reference) | G's lr ratio | beta1 | d_steps | R1 γ | spectral norm | augment "
@@ -398,11 +399,6 @@ def markdown(rows, grid):
 def _augment_text(augment, p):
     """'all', 'all, p 0.5', or '' for no augmentation."""
     return augment + (f", p {p:g}" if augment and p != 1.0 else "")
-
-
-def _count(n, noun):
-    """'1 epoch', '2 epochs'."""
-    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def heatmap(rows, grid, path):
@@ -430,8 +426,8 @@ def heatmap(rows, grid, path):
                                         + (f"\naug {_augment_text(m, p)}" if m else "")
                                         for a, g, b, d, r, s, m, p in columns], fontsize=8)
     ax.set_yticks(range(len(grid.losses)), grid.losses)
-    ax.set_title(f"{grid.describe()}, {_count(grid.epochs, 'epoch')}: median FID over "
-                 f"{_count(grid.seeds, 'seed')}, lower is better\n"
+    ax.set_title(f"{grid.describe()}, {count_text(grid.epochs, 'epoch')}: median FID over "
+                 f"{count_text(grid.seeds, 'seed')}, lower is better\n"
                  "(the fewest digits a seed covered; * a seed collapsed or diverged)", fontsize=9)
     fig.colorbar(image, ax=ax, label="FID")
     fig.tight_layout()

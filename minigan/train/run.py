@@ -28,7 +28,7 @@ from ..optim import Adam
 from . import checkpoint, parts, plots, telemetry
 from .config import MODEL_DEFAULTS
 from .ema import WeightAverage
-from .progress import ProgressBar, StopRequest
+from .progress import ProgressBar, StopRequest, count_text
 from .sharing import CpuShare
 from .sampling import balanced_labels, images_of, rows_per_class
 from .scoring import scorer_for
@@ -265,6 +265,6 @@ class Run:
         every = f" every {c.reg_every} steps" if terms and c.reg_every > 1 else ""
         self.log(f"minigan: {'conditional ' if c.conditional else ''}{c.model} GAN, {c.loss} loss{f' with {terms}{every}' if terms else ''}, "
                  f"{len(self.images)} images, batch {c.batch_size}, "
-                 f"{len(self.batches)} steps/epoch, {c.epochs} epoch{'s' if c.epochs != 1 else ''}, backend {backend.get_backend()}, "
+                 f"{len(self.batches)} steps/epoch, {count_text(c.epochs, 'epoch')}, backend {backend.get_backend()}, "
                  f"out {self.folder.path}")
 

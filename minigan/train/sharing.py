@@ -20,6 +20,8 @@ import os
 import pathlib
 import tempfile
 
+from .progress import count_text
+
 try:
     import fcntl
 except ImportError:                                 # no advisory locks (Windows): no sharing, every core
@@ -87,7 +89,7 @@ class CpuShare:
         if self._limits is not None:
             self._limits.restore_original_limits()
         self._limits = threadpool_limits(limits=threads, user_api="blas")
-        threads_word = f"{threads} BLAS thread{'s' if threads > 1 else ''}"
+        threads_word = count_text(threads, "BLAS thread")
         if running > 1:
             self.log(f"minigan: {running} minigan trainers share this machine's {self.cores} cores: this one now "
                      f"uses {threads_word} (more would spin against each other)")

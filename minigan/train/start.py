@@ -25,6 +25,7 @@ from . import checkpoint, parts
 from .config import FIXED_ON_RESUME, TrainConfig
 from .files import RunFiles
 from .folder import RunFolder
+from .progress import count_text
 from .run import Run
 
 # Settings that belong to one invocation and are not taken over from a checkpoint.
@@ -168,6 +169,6 @@ def restore_position(run, saved, old):
     elif config.batch_size != old.batch_size:      # same images seen so far, counted in the new batches
         run.batch = run.batch * old.batch_size // config.batch_size
     if run.epoch >= config.epochs:
-        done = f"{run.epoch} epoch{'s' if run.epoch != 1 else ''}" + (f" and {run.batch} steps of the next" if run.batch else "")
+        done = count_text(run.epoch, "epoch") + (f" and {run.batch} steps of the next" if run.batch else "")
         raise ConfigError("epochs", f"is {config.epochs}, but the checkpoint has already trained {done}: "
                                     f"nothing to do (ask for more, e.g. --epochs {run.epoch + 5})")
