@@ -17,13 +17,15 @@ from ..nn.augment import OPERATIONS as AUGMENTATIONS
 # both seeds tried (FID 330 and 336 against 384 and 455) in less time; a generator that learns
 # faster than its discriminator beat that again: G at 8e-4 scored 235-284 over four runs (two
 # seeds, `minigan train` and `minigan sweep`), G at 1.6e-3 230-248, the best median and the best
-# worst case (weight averaging and a decaying learning rate did not help). MLP: the small
-# BatchNorm-free generator must learn faster than its discriminator, or D wins at once and G
-# collapses to a single blob (PyTorch does the same), and the sweep found twice the former
-# 1e-3 / 2e-4 better for every loss that learned.
+# worst case. With those rates, batch 32 and a 0.999 average of G's weights then beat batch 64
+# without one, in the same wall time, on every seed (bench/RESULTS.md, "Batch 32 and the weight
+# average"). MLP: the small BatchNorm-free generator must learn faster than its discriminator,
+# or D wins at once and G collapses to a single blob (PyTorch does the same), and the sweep found
+# twice the former 1e-3 / 2e-4 better for every loss that learned; its runs are short, and
+# stopped early, so no average.
 MODEL_DEFAULTS = {
-    "dcgan": {"batch_size": 64, "lr_g": 1.6e-3, "lr_d": 4e-4},
-    "mlp": {"batch_size": 32, "lr_g": 2e-3, "lr_d": 4e-4},
+    "dcgan": {"batch_size": 32, "lr_g": 1.6e-3, "lr_d": 4e-4, "ema": 0.999},
+    "mlp": {"batch_size": 32, "lr_g": 2e-3, "lr_d": 4e-4, "ema": 0.0},
 }
 # The losses a run can train with: the GAN losses, and WGAN-GP (the wasserstein loss with its
 # gradient penalty on interpolates instead of weight clipping; Gulrajani et al. 2017).
@@ -70,8 +72,8 @@ class TrainConfig:
     beta1: float = _setting(None, "Adam's first-moment decay for both networks (default: 0.5; 0 for wgan-gp; "
                                   "PyTorch's default is 0.9).")
     beta2: float = _setting(None, "Adam's second-moment decay for both networks (default: 0.999; 0.9 for wgan-gp).")
-    ema: float = _setting(0.0, "Decay of a moving average of G's weights that makes the samples, snapshots "
-                               "and scores (e.g. 0.999); 0 uses G itself.")
+    ema: float = _setting(None, "Decay of a moving average of G's weights that makes the samples, snapshots "
+                                f"and scores; 0 uses G itself (default: {_per_model('ema')}).")
     d_steps: int = _setting(None, "Discriminator steps per generator step (default: 1; 5 for wgan-gp).")
     gp: float = _setting(None, "Weight λ of WGAN-GP's gradient penalty λ·E[(‖∇D(x̂)‖ - 1)²] on interpolates "
                                "of real and fake images (default: 10 for wgan-gp, else 0: none).", metavar="LAMBDA")

@@ -70,3 +70,22 @@ def test_spectral_norms_vectors_are_copied_not_averaged(rng):
     for (name, a), (_, b) in zip(average.model.named_buffers(), G.named_buffers()):
         assert np.array_equal(a, b), name
         assert abs(float(np.linalg.norm(a)) - 1.0) < 1e-5, name
+
+
+def test_the_dcgan_keeps_an_average_by_default_and_the_mlp_does_not(tmp_path):
+    dcgan, mlp = (mg.train.TrainConfig(model=m).validate() for m in ("dcgan", "mlp"))
+    assert (dcgan.ema, mlp.ema) == (0.999, 0.0)
+    settings = dict(epochs=1, limit=64, log_every=100, n_samples=4, eval_n=0)
+    kept = mg.train.train(mg.train.TrainConfig(out=str(tmp_path / "d"), **settings), log=lambda *_: None)
+    plain = mg.train.train(mg.train.TrainConfig(model="mlp", out=str(tmp_path / "m"), **settings), log=lambda *_: None)
+    assert mg.train.checkpoint.has_average(mg.train.checkpoint.load_checkpoint(kept["checkpoint"]))
+    assert not mg.train.checkpoint.has_average(mg.train.checkpoint.load_checkpoint(plain["checkpoint"]))
+
+
+def test_an_older_checkpoint_without_an_average_keeps_sampling_g(tmp_path):
+    """A run saved with ema 0 (the DCGAN's default before 2026-12-06) resumes and samples as it was."""
+    quiet = lambda *_: None   # noqa: E731
+    old = mg.train.train(_config(tmp_path, ema=0.0, max_steps=3), log=quiet)
+    resumed = mg.train.resume(old["checkpoint"], log=quiet)
+    saved = mg.train.checkpoint.load_checkpoint(resumed["checkpoint"])
+    assert mg.train.checkpoint.config_of(saved).ema == 0.0 and not mg.train.checkpoint.has_average(saved)
