@@ -1,7 +1,8 @@
 """The same GAN trained by minigan and by PyTorch, side by side: quality, time, and a lockstep check.
 
-    python bench/quality.py                     # dcgan with minigan train's defaults (15 epochs, batch 64,
-                                                #   G's lr 8e-4, D's 4e-4)
+    python bench/quality.py                     # dcgan with minigan train's defaults (15 epochs, batch 32,
+                                                #   G's lr 1.6e-3, D's 4e-4), both sides sampling G itself
+                                                #   (minigan train --ema 0: no weight average)
     python bench/quality.py --batch-size 32 --lr 2e-4    # the reference DCGAN recipe (lr 2e-4 for both)
     python bench/quality.py --epochs 3          # quicker
     python bench/quality.py --lockstep          # 50 steps in lockstep: the largest relative differences
@@ -10,7 +11,7 @@ Both sides start from the same initial weights (minigan's ``models.dcgan(rng=see
 PyTorch by ``torch_peer.torch_copy``), see the same batches in the same order and the same noise
 (the generators ``minigan train`` uses: data order from default_rng([seed, 1]), noise from
 default_rng([seed, 2])), with the same hyperparameters. So minigan's side reproduces ``minigan
-train``'s weights exactly. Each side trains in its own process, then draws 1,000 samples from the
+train``'s weights exactly (of G itself: neither side keeps ``--ema``'s weight average). Each side trains in its own process, then draws 1,000 samples from the
 same noise (that of ``minigan eval --seed 0``), and minigan's evaluator scores both against its
 held-out real digits. Writes a side-by-side PNG of the first 64 samples (``--png``) and prints a
 markdown table. PyTorch is the peer here, never a dependency of minigan.

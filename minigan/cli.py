@@ -141,7 +141,7 @@ def _sweep_parser(sub):
                                    "final generator, and write sweep.csv, sweep.md and a heatmap sweep.png. The "
                                    "default grid (40 runs) takes about 12 minutes on 2 CPU cores, --quick about 2.")
     p.add_argument("--quick", action="store_true", help=f"A small grid: the trainer's defaults for the model "
-                   f"(learning rates, batch size), beta1 {quick.beta1s[0]:g}, {quick.epochs} epochs (the other "
+                   f"(learning rates, batch size, weight average), beta1 {quick.beta1s[0]:g}, {quick.epochs} epochs (the other "
                    "options still apply).")
     p.add_argument("--losses", nargs="+", choices=LOSSES, default=None, metavar="LOSS",
                    help=f"The losses (default: all five: {' '.join(d.losses)}; wgan-gp may be added).")
@@ -176,6 +176,10 @@ def _sweep_parser(sub):
                    f"{quick_grid('dcgan').batch_size} for the dcgan).")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="Train each run on a class-balanced "
                    "subset of N images (default: all of them).")
+    p.add_argument("--ema", type=float, default=None, metavar="DECAY", help=f"Every run's moving average of G's "
+                   f"weights, as minigan train --ema (default: {d.ema:g}, none, so a study does not change with "
+                   f"the trainer's defaults; with --quick the model's own: {quick_grid('dcgan').ema:g} for the "
+                   "dcgan).")
     p.add_argument("--data", default=None, metavar="DATA", help="Every run's data, as minigan train --data: mnist, "
                    "fashion-mnist or a folder of IDX files (default: the 5,000 MNIST digits inside minigan).")
     p.add_argument("--classifier", default=None, metavar="NPZ", help="The classifier .npz that scores the runs "
@@ -314,7 +318,7 @@ def run_sweep(args):
              "augment_ps": args.augment_ps,
              "seeds": args.seeds, "model": args.model, "epochs": args.epochs, "limit": args.limit,
              "batch_size": args.batch_size, "data": args.data, "classifier": args.classifier,
-             "conditional": args.conditional}
+             "conditional": args.conditional, "ema": args.ema}
     grid = dataclasses.replace(grid, **{k: tuple(v) if isinstance(v, list) else v
                                         for k, v in given.items() if v is not None})
     if args.jobs is not None and args.jobs < 1:

@@ -69,7 +69,10 @@ class Grid:
 
     ``data`` is every run's data (``minigan train --data``: None, the embedded digits; "mnist",
     "fashion-mnist" or a folder); ``classifier`` the .npz that scores the runs (needed for data
-    other than MNIST's digits); ``conditional`` trains every run as a conditional GAN.
+    other than MNIST's digits); ``conditional`` trains every run as a conditional GAN. ``ema`` is
+    every run's weight average (``minigan train --ema``), fixed here like the rates so a study stays
+    the same when the trainer's defaults change: 0, none, unless asked for (``quick_grid`` takes the
+    model's default).
     """
 
     losses: tuple = ("minimax", "nonsaturating", "lsgan", "hinge", "wasserstein")
@@ -89,6 +92,7 @@ class Grid:
     data: str = None
     classifier: str = None
     conditional: bool = False
+    ema: float = 0.0
 
     def settings(self):
         """A ``Setting`` for every cell of the grid, in a fixed order; a cell without augmentation once, p 1.0."""
@@ -170,7 +174,7 @@ class Grid:
                            spectral_norm=setting.spectral_norm, augment=setting.augment,
                            augment_p=setting.augment_p, seed=seed,
                            epochs=self.epochs, batch_size=self.batch_size, limit=self.limit, data=self.data,
-                           conditional=self.conditional, out=str(out), eval_n=0, keep_snapshots=0, log_every=10 ** 9).validate()
+                           conditional=self.conditional, ema=self.ema, out=str(out), eval_n=0, keep_snapshots=0, log_every=10 ** 9).validate()
 
 
 def _grid_field(field, setting):
@@ -183,7 +187,7 @@ def _grid_field(field, setting):
 def quick_grid(model="mlp"):
     """``--quick``'s small grid: one cell per loss at the trainer's defaults for ``model``, beta1 0.5, 12 epochs.
 
-    The defaults (``MODEL_DEFAULTS``: learning rates and batch size) are written as a scale of
+    The defaults (``MODEL_DEFAULTS``: learning rates, batch size and weight average) are written as a scale of
     ``REFERENCE_LR`` and a ratio for G: 2 and 1 for the mlp, 2 and 4 for the DCGAN.
     """
     defaults = MODEL_DEFAULTS[model]
@@ -191,7 +195,7 @@ def quick_grid(model="mlp"):
     scale = defaults["lr_d"] / reference_d
     ratio = float(f"{defaults['lr_g'] / reference_g / scale:.12g}")     # 4.0, not 3.9999999999999996
     return Grid(model=model, lr_scales=(scale,), g_lr_ratios=(ratio,), beta1s=(0.5,), epochs=12,
-                batch_size=defaults["batch_size"])
+                batch_size=defaults["batch_size"], ema=defaults["ema"])
 
 
 def _name(setting):
@@ -379,7 +383,8 @@ def summarise(rows):
 def markdown(rows, grid):
     """One table row per setting, best median FID first."""
     summary = summarise(rows)
-    lines = [f"{grid.describe()}, {count_text(grid.epochs, 'epoch')}, batch {grid.batch_size}, "
+    average = f", G's weights averaged ({grid.ema:g})" if grid.ema else ""
+    lines = [f"{grid.describe()}, {count_text(grid.epochs, 'epoch')}, batch {grid.batch_size}{average}, "
              f"{count_text(grid.seeds, 'seed')} per setting; "
              f"FID on n = {metrics.N_DEFAULT} (median, and the range over seeds); a run 'collapsed' below "
              f"{COLLAPSED_BELOW} digits covered.", "",

@@ -24,8 +24,8 @@ from ..nn.augment import OPERATIONS as AUGMENTATIONS
 # twice the former 1e-3 / 2e-4 better for every loss that learned; its runs are short, and
 # stopped early, so no average.
 MODEL_DEFAULTS = {
-    "dcgan": {"batch_size": 32, "lr_g": 1.6e-3, "lr_d": 4e-4, "ema": 0.999},
-    "mlp": {"batch_size": 32, "lr_g": 2e-3, "lr_d": 4e-4, "ema": 0.0},
+    "dcgan": {"batch_size": 32, "lr_g": 1.6e-3, "lr_d": 4e-4, "ema": 0.999, "width": 64},
+    "mlp": {"batch_size": 32, "lr_g": 2e-3, "lr_d": 4e-4, "ema": 0.0, "width": 128},
 }
 # The losses a run can train with: the GAN losses, and WGAN-GP (the wasserstein loss with its
 # gradient penalty on interpolates instead of weight clipping; Gulrajani et al. 2017).
@@ -34,8 +34,11 @@ LOSSES = losses.NAMES + ("wgan-gp",)
 # WGAN-GP's are its paper's (Adam at 1e-4 with betas (0, 0.9), 5 critic steps per G step, λ = 10).
 LOSS_DEFAULTS = {"wgan-gp": {"lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9, "d_steps": 5, "gp": 10.0}}
 GENERAL_DEFAULTS = {"beta1": 0.5, "beta2": 0.999, "d_steps": 1, "gp": 0.0}
+# What a setting missing from a saved config meant when that config was written: the run's weight
+# average came with the DCGAN's default of 0.999 (2026-12-06); checkpoints from before kept none.
+SAVED_BEFORE = {"ema": 0.0}
 # Settings that define the networks' shapes: a resumed run cannot change them.
-FIXED_ON_RESUME = ("model", "z_dim", "spectral_norm", "conditional")
+FIXED_ON_RESUME = ("model", "z_dim", "width", "spectral_norm", "conditional")
 # The classes of a conditional run: the ten digits (or Fashion-MNIST's ten kinds of clothes).
 NUM_CLASSES = 10
 
@@ -46,7 +49,11 @@ def flag(name):
 
 
 def _per_model(name):
-    return ", ".join(f"{value[name]:g} for {model}" for model, value in MODEL_DEFAULTS.items())
+    """A setting's default in help text: '32' when every model has it, else '0.999 for dcgan, 0 for mlp'."""
+    values = {model: value[name] for model, value in MODEL_DEFAULTS.items()}
+    if len(set(values.values())) == 1:
+        return f"{next(iter(values.values())):g} for every model"
+    return ", ".join(f"{value:g} for {model}" for model, value in values.items())
 
 
 def _setting(default, help, **cli):
@@ -72,7 +79,7 @@ class TrainConfig:
     beta1: float = _setting(None, "Adam's first-moment decay for both networks (default: 0.5; 0 for wgan-gp; "
                                   "PyTorch's default is 0.9).")
     beta2: float = _setting(None, "Adam's second-moment decay for both networks (default: 0.999; 0.9 for wgan-gp).")
-    ema: float = _setting(None, "Decay of a moving average of G's weights that makes the samples, snapshots "
+    ema: float = _setting(None, "Decay, in [0, 1), of a moving average of G's weights that makes the samples, snapshots "
                                 f"and scores; 0 uses G itself (default: {_per_model('ema')}).")
     d_steps: int = _setting(None, "Discriminator steps per generator step (default: 1; 5 for wgan-gp).")
     gp: float = _setting(None, "Weight λ of WGAN-GP's gradient penalty λ·E[(‖∇D(x̂)‖ - 1)²] on interpolates "
@@ -93,6 +100,9 @@ class TrainConfig:
     conditional: bool = _setting(False, "Train a conditional GAN: G and D are given each image's label (from the "
                                         "data's label file), and minigan sample --digit draws the digit asked for.")
     z_dim: int = _setting(100, "Length of the noise vector z fed to the generator.")
+    width: int = _setting(None, "The networks' width: the dcgan's first convolution's channels (doubled in the "
+                                "second, and mirrored in G), the mlp's first hidden layer's units (doubled in the "
+                                f"second) (default: {_per_model('width')}).", metavar="C")
     real_label: float = _setting(1.0, "Target for real images in D's loss; 0.9 is one-sided label smoothing "
                                       "(minimax and nonsaturating only).")
     clip_value: float = _setting(None, "Clip D's weights to [-c, c] after each step "
@@ -137,7 +147,7 @@ class TrainConfig:
             for name, value in defaults.items():
                 if getattr(self, name) is None:
                     setattr(self, name, value)
-        for name in ("epochs", "batch_size", "d_steps", "z_dim", "log_every", "n_samples", "reg_every"):
+        for name in ("epochs", "batch_size", "d_steps", "z_dim", "width", "log_every", "n_samples", "reg_every"):
             _check_int(self, name, minimum=1)
         for name in ("limit", "max_steps"):
             _check_int(self, name, minimum=1, optional=True)
@@ -217,7 +227,7 @@ class TrainConfig:
         unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ValueError(f"the config has settings this minigan does not know: {unknown}")
-        return cls(**settings).validate()
+        return cls(**{**SAVED_BEFORE, **settings}).validate()
 
 
 def _check_choice(config, name, choices):

@@ -24,7 +24,7 @@ def build_models(config):
     if config.z_dim > 10_000 and init_bytes(config.model, config.z_dim) > physical_memory():
         raise too_large                            # before any allocation: with overcommit, one would not fail
     try:
-        return models.build(config.model, config.z_dim, rng=config.seed, d_norm=not config.penalised,
+        return models.build(config.model, config.z_dim, rng=config.seed, width=config.width, d_norm=not config.penalised,
                             spectral_norm=config.spectral_norm, num_classes=config.num_classes)
     except MemoryError:
         raise too_large from None

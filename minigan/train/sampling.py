@@ -26,7 +26,8 @@ def load_generator(checkpoint_path):
     """
     saved = checkpoint.load_checkpoint(checkpoint_path)
     config = checkpoint.config_of(saved)
-    G, _ = models.build(config.model, config.z_dim, spectral_norm=config.spectral_norm, num_classes=config.num_classes)
+    G, _ = models.build(config.model, config.z_dim, width=config.width, spectral_norm=config.spectral_norm,
+                        num_classes=config.num_classes)
     checkpoint.restore(saved, G, sampler=True)
     return G.eval(), config.z_dim
 

@@ -51,8 +51,17 @@ def test_the_quick_grid_trains_with_the_trainers_defaults_for_the_model(model):
     trainer = mg.train.TrainConfig(model=model).validate()
     for setting in grid.settings():
         config = grid.config(setting, seed=0, out="-")
-        assert (config.lr_g, config.lr_d, config.batch_size) == (trainer.lr_g, trainer.lr_d, trainer.batch_size)
+        assert (config.lr_g, config.lr_d, config.batch_size, config.ema) == (trainer.lr_g, trainer.lr_d,
+                                                                             trainer.batch_size, trainer.ema)
     assert len(grid.settings()) == len(grid.losses) == 5
+
+
+def test_a_grids_runs_keep_no_weight_average_unless_asked_whatever_the_trainers_default():
+    setting = Setting("nonsaturating", 2.0, 4.0, 0.5, 1)
+    assert Grid(model="dcgan").config(setting, seed=0, out="x").ema == 0.0
+    assert Grid(model="dcgan", ema=0.99).config(setting, seed=0, out="x").ema == 0.99
+    with pytest.raises(mg.errors.ConfigError, match="sweep: ema must be in"):
+        Grid(model="dcgan", ema=1.5).check()
 
 
 def test_g_lr_ratios_change_only_the_generators_rate():

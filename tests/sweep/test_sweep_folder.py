@@ -70,9 +70,11 @@ def test_results_without_a_grid_and_a_run_of_other_settings_are_refused(tmp_path
 def test_a_sweep_begun_before_a_grid_setting_existed_resumes(tmp_path):
     SweepFolder(tmp_path).claim(_grid()).release()
     saved = json.loads((tmp_path / "sweep.json").read_text())
-    for name in ("data", "classifier", "conditional", "r1s", "spectral_norms", "augments", "augment_ps"):  # older
+    for name in ("data", "classifier", "conditional", "r1s", "spectral_norms", "augments", "augment_ps", "ema"):
         del saved[name]
     (tmp_path / "sweep.json").write_text(json.dumps(saved))
     SweepFolder(tmp_path).claim(_grid()).release()                    # the same sweep: its defaults
     with pytest.raises(RunFolderError, match="its grid differs in conditional"):
         SweepFolder(tmp_path).claim(_grid(conditional=True))
+    with pytest.raises(RunFolderError, match="its grid differs in ema"):
+        SweepFolder(tmp_path).claim(_grid(ema=0.999))

@@ -89,3 +89,10 @@ def test_an_older_checkpoint_without_an_average_keeps_sampling_g(tmp_path):
     resumed = mg.train.resume(old["checkpoint"], log=quiet)
     saved = mg.train.checkpoint.load_checkpoint(resumed["checkpoint"])
     assert mg.train.checkpoint.config_of(saved).ema == 0.0 and not mg.train.checkpoint.has_average(saved)
+
+
+def test_a_config_saved_before_the_average_existed_reads_as_none():
+    """Checkpoints from before 2026-11-25 have no ``ema`` in their config: they kept no average."""
+    saved = mg.train.TrainConfig().validate().__dict__.copy()
+    del saved["ema"]
+    assert mg.train.TrainConfig.from_dict(saved).ema == 0.0

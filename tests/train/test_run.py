@@ -148,6 +148,8 @@ def test_sample_from_a_checkpoint(tmp_path):
     (dict(model="vae"), "model must be one of"),
     (dict(loss="l1"), "loss must be one of"),
     (dict(epochs=0), "epochs must be a positive int"),
+    (dict(width=0), "width must be a positive int"),
+    (dict(width=2.5), "width must be a positive int"),
     (dict(loss="hinge", real_label=0.9), "real_label applies to"),
 ])
 def test_bad_configs(tmp_path, overrides, message):
@@ -219,6 +221,8 @@ def test_resume_refuses_what_cannot_change(tmp_path):
     before = result["checkpoint"].read_bytes()
     with pytest.raises(mg.errors.ConfigError, match="z_dim cannot change when resuming"):
         resume(result["checkpoint"], {"z_dim": 8, "epochs": 2}, log=_quiet)
+    with pytest.raises(mg.errors.ConfigError, match="width cannot change when resuming"):
+        resume(result["checkpoint"], {"width": 8, "epochs": 2}, log=_quiet)
     with pytest.raises(mg.errors.ConfigError, match="already trained 1 epoch: nothing to do"):
         resume(result["checkpoint"], log=_quiet)
     assert result["checkpoint"].read_bytes() == before

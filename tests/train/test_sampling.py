@@ -43,3 +43,22 @@ def test_interpolate_and_sample_files(ckpt, tmp_path):
     assert written[0].exists() and len(list((tmp_path / "each").iterdir())) == 6
     with pytest.raises(ConfigError, match="steps must be an int >= 2"):
         interpolate(ckpt, rows=1, steps=1)
+
+
+@pytest.mark.parametrize("model", ["dcgan", "mlp"])
+def test_a_narrower_run_trains_resumes_and_samples_at_its_width(tmp_path, model):
+    quiet = lambda *_: None   # noqa: E731
+    config = mg.train.TrainConfig(model=model, width=4, epochs=2, batch_size=8, limit=16, n_samples=4, eval_n=0,
+                                  max_steps=3, out=str(tmp_path / "run"))
+    stopped = mg.train.train(config, log=quiet)
+    done = mg.train.resume(stopped["checkpoint"], log=quiet)
+    assert done["status"] == "finished" and done["G"].parameters()[0].data.shape[-1] in (4 * 7 * 7 * 2, 4)
+    G, _ = mg.train.sampling.load_generator(done["checkpoint"])
+    assert [p.data.shape for p in G.parameters()] == [p.data.shape for p in done["G"].parameters()]
+    assert generate(done["checkpoint"], 2).shape == (2, 1, 28, 28)
+
+
+def test_a_checkpoint_saved_before_width_existed_builds_the_models_own_width(ckpt):
+    saved = mg.train.checkpoint.load_checkpoint(ckpt)
+    del saved["meta"]["config"]["width"]
+    assert mg.train.checkpoint.config_of(saved).width == 128
