@@ -53,7 +53,7 @@ def _train_parser(sub):
     _add_config_options(p)
     p.add_argument("--resume", metavar="CKPT", help="Continue the run of this checkpoint.npz (or of this run "
                    "folder); options given with it change that run's settings (not --model, --z-dim, "
-                   "--spectral-norm or --conditional), --epochs is the total to reach.")
+                   "--width, --spectral-norm or --conditional), --epochs is the total to reach.")
     p.add_argument("--overwrite", action="store_true",
                    help="Replace the run already in --out (only the files minigan wrote are removed).")
     p.add_argument("--verbose", action="store_true", help="Also log the process settings minigan changes "

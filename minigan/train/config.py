@@ -34,8 +34,9 @@ LOSSES = losses.NAMES + ("wgan-gp",)
 # WGAN-GP's are its paper's (Adam at 1e-4 with betas (0, 0.9), 5 critic steps per G step, λ = 10).
 LOSS_DEFAULTS = {"wgan-gp": {"lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9, "d_steps": 5, "gp": 10.0}}
 GENERAL_DEFAULTS = {"beta1": 0.5, "beta2": 0.999, "d_steps": 1, "gp": 0.0}
-# What a setting missing from a saved config meant when that config was written: the run's weight
-# average came with the DCGAN's default of 0.999 (2026-12-06); checkpoints from before kept none.
+# What a setting missing from a saved config meant when that config was written: checkpoints from
+# before the weight average existed (2026-11-25) kept none, whatever the default is now (0.999 for
+# the DCGAN since 2026-12-06). A missing width is the model's own (MODEL_DEFAULTS).
 SAVED_BEFORE = {"ema": 0.0}
 # Settings that define the networks' shapes: a resumed run cannot change them.
 FIXED_ON_RESUME = ("model", "z_dim", "width", "spectral_norm", "conditional")

@@ -11,6 +11,7 @@ from ..backend import cpu
 from ..data.memory import physical_memory
 from ..errors import ConfigError
 from ..gan import models, penalties
+from .config import MODEL_DEFAULTS
 
 
 def lower_lr(lr, default):
@@ -19,9 +20,13 @@ def lower_lr(lr, default):
 
 
 def build_models(config):
-    too_large = ConfigError("z_dim", f"{config.z_dim} makes the {config.model} networks too large for this "
-                                     "machine's memory (use a smaller --z-dim)")
-    if config.z_dim > 10_000 and init_bytes(config.model, config.z_dim) > physical_memory():
+    own = MODEL_DEFAULTS[config.model]["width"]
+    width = own if config.width is None else config.width
+    field = "width" if width > own and config.z_dim <= 10_000 else "z_dim"
+    too_large = ConfigError(field, f"{getattr(config, field) or width} makes the {config.model} networks too large "
+                                   f"for this machine's memory (z_dim {config.z_dim}, width {width}; use a smaller "
+                                   "--z-dim or --width)")
+    if (config.z_dim > 10_000 or width > own) and init_bytes(config.model, config.z_dim, width) > physical_memory():
         raise too_large                            # before any allocation: with overcommit, one would not fail
     try:
         return models.build(config.model, config.z_dim, rng=config.seed, width=config.width, d_norm=not config.penalised,
@@ -30,13 +35,24 @@ def build_models(config):
         raise too_large from None
 
 
-def init_bytes(model, z_dim):
-    """Bytes that building ``model`` for ``z_dim`` needs at its peak: float32 weights plus the float64 draws.
+def init_bytes(model, z_dim, width=None):
+    """Bytes that building ``model`` for ``z_dim`` (and ``width``, None: the model's own) needs at its peak:
+    float32 weights plus the float64 draws.
 
-    The parameter count is linear in z_dim (only G's first layer reads z), so two tiny builds give it.
+    The parameter count is linear in z_dim (only G's first layer reads z) and quadratic in the width
+    (each layer's weight is its inputs times its outputs, both proportional to it), so tiny builds give it:
+    two z_dims at widths 1, 2 and 3 fit the count's coefficients.
     """
-    counts = [sum(p.data.size for net in models.build(model, z, rng=0) for p in net.parameters()) for z in (1, 2)]
-    return 12 * (counts[0] + (z_dim - 1) * (counts[1] - counts[0]))
+    width = MODEL_DEFAULTS[model]["width"] if width is None else width
+    def count(z, w):
+        return sum(p.data.size for net in models.build(model, z, rng=0, width=w) for p in net.parameters())
+    at = {(z, w): count(z, w) for z in (1, 2) for w in (1, 2, 3)}
+    def quadratic(values):                         # the value at ``width`` of the parabola through w = 1, 2, 3
+        a, b, c = values
+        return a + (width - 1) * (b - a) + (width - 1) * (width - 2) // 2 * (c - 2 * b + a)
+    base = quadratic([at[1, w] for w in (1, 2, 3)])
+    per_z = quadratic([at[2, w] - at[1, w] for w in (1, 2, 3)])
+    return 12 * (base + (z_dim - 1) * per_z)
 
 
 def clip_value(config, loss):
