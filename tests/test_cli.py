@@ -410,6 +410,7 @@ def test_a_bad_sweep_is_refused_before_its_folder_is_made(tmp_path):
     _one_line(_run("sweep", "--seeds", "0", cwd=tmp_path), 2, "--seeds must be a positive int")
     _one_line(_run("sweep", "--jobs", "0", cwd=tmp_path), 2, "--jobs must be a positive int")
     _one_line(_run("sweep", "--augment-ps", "0.5", cwd=tmp_path), 2, "--augment-ps apply to an augmentation")
+    _one_line(_run("sweep", "--ema", "1.5", cwd=tmp_path), 2, "--ema must be in [0, 1)")
     _one_line(_run("sweep", "--quick", "--classifier", "nope.npz", cwd=tmp_path), 2, "--classifier")
     _one_line(_run("sweep", "--quick", "--data", "missing", "--classifier", "nope.npz", cwd=tmp_path), 2,
               "--classifier")                                 # the classifier is checked before the data
@@ -567,6 +568,15 @@ def test_a_sweep_stopped_by_sigterm_exits_143(monkeypatch, capsys, tmp_path):
     finally:
         signal.signal(signal.SIGTERM, handler)
     assert "minigan sweep: interrupted" in capsys.readouterr().err
+
+
+def test_a_sweeps_ema_reaches_its_grid(monkeypatch, tmp_path):
+    import minigan.sweep
+    grids = []
+    monkeypatch.setattr(minigan.sweep, "run_sweep", lambda grid, *args, **kwargs: grids.append(grid))
+    for extra in ([], ["--ema", "0.99"]):
+        assert mg.cli.main(["sweep", "--quick", "--model", "dcgan", *extra, "--out", str(tmp_path / "s")]) == 0
+    assert [grid.ema for grid in grids] == [0.999, 0.99]
 
 
 def test_a_run_that_fails_inside_a_sweep_is_one_line_naming_it(monkeypatch, capsys, tmp_path):
