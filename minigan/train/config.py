@@ -50,7 +50,7 @@ def flag(name):
 
 
 def _per_model(name):
-    """A setting's default in help text: '32' when every model has it, else '0.999 for dcgan, 0 for mlp'."""
+    """A setting's default in help text: '32 for every model' when they share it, else '0.999 for dcgan, 0 for mlp'."""
     values = {model: value[name] for model, value in MODEL_DEFAULTS.items()}
     if len(set(values.values())) == 1:
         return f"{next(iter(values.values())):g} for every model"

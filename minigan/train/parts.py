@@ -23,7 +23,7 @@ def build_models(config):
     own = MODEL_DEFAULTS[config.model]["width"]
     width = own if config.width is None else config.width
     field = "width" if width > own and config.z_dim <= 10_000 else "z_dim"
-    too_large = ConfigError(field, f"{getattr(config, field) or width} makes the {config.model} networks too large "
+    too_large = ConfigError(field, f"{getattr(config, field)} makes the {config.model} networks too large "
                                    f"for this machine's memory (z_dim {config.z_dim}, width {width}; use a smaller "
                                    "--z-dim or --width)")
     if (config.z_dim > 10_000 or width > own) and init_bytes(config.model, config.z_dim, width) > physical_memory():
