@@ -16,6 +16,7 @@ import pathlib
 from ..data.formats import write_atomically
 from ..errors import RunFolderError
 from ..train import checkpoint
+from ..train.config import flag
 from ..train.folder import LockedFolder, refuse_links
 
 LOCK_NAME = ".minigan-sweep.lock"
@@ -61,9 +62,12 @@ class SweepFolder(LockedFolder):
                 before = {**{k: v for k, v in defaults.items() if k not in before}, **before}
             if before != settings:
                 changed = sorted(k for k in settings if not isinstance(before, dict) or before.get(k) != settings[k])
+                differences = ", ".join(f"{flag(k)} ({_shown(before[k])} there, {_shown(settings[k])} here)"
+                                        for k in changed if k in before) if isinstance(before, dict) else ""
                 raise RunFolderError(f"{self.path} holds another sweep (its grid differs in "
-                                     f"{', '.join(changed) or 'its format'}); a sweep folder belongs to one sweep "
-                                     "(rerun that sweep to resume it, or choose another --out)")
+                                     f"{differences or 'its format'}); a sweep folder belongs to one sweep "
+                                     "(rerun that sweep, with the options that give its grid, to resume it, or "
+                                     "choose another --out)")
         elif any((self.path / name).exists() for name in RESULTS):
             raise RunFolderError(f"{self.path} holds a sweep's results but no {GRID_NAME} to say which sweep; "
                                  "minigan does not replace them (choose another --out)")
@@ -88,3 +92,14 @@ class SweepFolder(LockedFolder):
 
 def _settings(config):
     return {k: v for k, v in dataclasses.asdict(config).items() if k not in PER_PROCESS}
+
+
+def _shown(value):
+    """A grid setting's value as its option reads it: lists space-separated, "none" for unset, "on"/"off"."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return " ".join(_shown(v) for v in value) or "[]"
+    if value is None or value == "":
+        return "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)

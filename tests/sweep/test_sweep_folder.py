@@ -29,7 +29,7 @@ def test_a_rerun_keeps_the_finished_runs_and_another_sweep_is_refused(tmp_path):
     assert (run / "checkpoint.npz").read_bytes() == checkpoint and again[0]["seconds"] == 0.0
     assert again[0]["fid"] == rows[0]["fid"]
     before = _files(tmp_path)
-    with pytest.raises(RunFolderError, match="holds another sweep \\(its grid differs in epochs\\)"):
+    with pytest.raises(RunFolderError, match="holds another sweep \\(its grid differs in --epochs \\(1 there, 2 here\\)\\)"):
         run_sweep(_grid(epochs=2), tmp_path, log=lambda *_: None)
     assert _files(tmp_path) == before
     assert json.loads((tmp_path / "sweep.json").read_text())["epochs"] == 1
@@ -74,7 +74,18 @@ def test_a_sweep_begun_before_a_grid_setting_existed_resumes(tmp_path):
         del saved[name]
     (tmp_path / "sweep.json").write_text(json.dumps(saved))
     SweepFolder(tmp_path).claim(_grid()).release()                    # the same sweep: its defaults
-    with pytest.raises(RunFolderError, match="its grid differs in conditional"):
+    with pytest.raises(RunFolderError, match="its grid differs in --conditional \\(off there, on here\\)"):
         SweepFolder(tmp_path).claim(_grid(conditional=True))
-    with pytest.raises(RunFolderError, match="its grid differs in ema"):
+    with pytest.raises(RunFolderError, match="its grid differs in --ema \\(0 there, 0.999 here\\)"):
         SweepFolder(tmp_path).claim(_grid(ema=0.999))
+
+
+def test_the_refusal_names_each_option_with_both_values(tmp_path):
+    SweepFolder(tmp_path).claim(_grid(losses=("hinge",), spectral_norms=("", "D"))).release()
+    with pytest.raises(RunFolderError) as refused:
+        SweepFolder(tmp_path).claim(_grid(losses=("hinge", "lsgan"), batch_size=8))
+    assert ("its grid differs in --batch-size (16 there, 8 here), --losses (hinge there, hinge lsgan here), "
+            "--spectral-norms (none D there, none here)); " in str(refused.value))
+    (tmp_path / "sweep.json").write_text("[1, 2]")
+    with pytest.raises(RunFolderError, match="its grid differs in its format"):
+        SweepFolder(tmp_path).claim(_grid())
