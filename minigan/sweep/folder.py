@@ -61,11 +61,8 @@ class SweepFolder(LockedFolder):
             if isinstance(before, dict):
                 before = {**{k: v for k, v in defaults.items() if k not in before}, **before}
             if before != settings:
-                changed = sorted(k for k in settings if not isinstance(before, dict) or before.get(k) != settings[k])
-                differences = ", ".join(f"{flag(k)} ({_shown(before[k])} there, {_shown(settings[k])} here)"
-                                        for k in changed if k in before) if isinstance(before, dict) else ""
                 raise RunFolderError(f"{self.path} holds another sweep (its grid differs in "
-                                     f"{differences or 'its format'}); a sweep folder belongs to one sweep "
+                                     f"{_differences(before, settings)}); a sweep folder belongs to one sweep "
                                      "(rerun that sweep, with the options that give its grid, to resume it, or "
                                      "choose another --out)")
         elif any((self.path / name).exists() for name in RESULTS):
@@ -94,12 +91,27 @@ def _settings(config):
     return {k: v for k, v in dataclasses.asdict(config).items() if k not in PER_PROCESS}
 
 
+def _differences(before, settings):
+    """Each setting that differs, as its option with both values: '--ema (0 there, 0.999 here)'."""
+    if not isinstance(before, dict):
+        return "its format"
+    changed = [k for k in sorted(settings) if before.get(k) != settings[k]]
+    return ", ".join(f"{flag(k)} ({_shown(before.get(k))} there, {_shown(settings[k])} here)"
+                     for k in changed) or "its format"
+
+
 def _shown(value):
-    """A grid setting's value as its option reads it: lists space-separated, "none" for unset, "on"/"off"."""
+    """A grid setting's value as its option takes it: lists space-separated, floats exactly (repr),
+    "none" for no spectral norm or augmentation, "not given" for an option left out."""
     if isinstance(value, bool):
-        return "on" if value else "off"
+        return "given" if value else "not given"
+    if value is None:
+        return "not given"
     if isinstance(value, list):
         return " ".join(_shown(v) for v in value) or "[]"
-    if value is None or value == "":
+    if value == "":
         return "none"
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
+    return str(value)

@@ -74,17 +74,18 @@ def test_a_sweep_begun_before_a_grid_setting_existed_resumes(tmp_path):
         del saved[name]
     (tmp_path / "sweep.json").write_text(json.dumps(saved))
     SweepFolder(tmp_path).claim(_grid()).release()                    # the same sweep: its defaults
-    with pytest.raises(RunFolderError, match="its grid differs in --conditional \\(off there, on here\\)"):
+    with pytest.raises(RunFolderError, match="its grid differs in --conditional \\(not given there, given here\\)"):
         SweepFolder(tmp_path).claim(_grid(conditional=True))
     with pytest.raises(RunFolderError, match="its grid differs in --ema \\(0 there, 0.999 here\\)"):
         SweepFolder(tmp_path).claim(_grid(ema=0.999))
 
 
 def test_the_refusal_names_each_option_with_both_values(tmp_path):
-    SweepFolder(tmp_path).claim(_grid(losses=("hinge",), spectral_norms=("", "D"))).release()
+    SweepFolder(tmp_path).claim(_grid(losses=("hinge",), spectral_norms=("", "D"), augment_ps=(1 / 3,))).release()
     with pytest.raises(RunFolderError) as refused:
-        SweepFolder(tmp_path).claim(_grid(losses=("hinge", "lsgan"), batch_size=8))
-    assert ("its grid differs in --batch-size (16 there, 8 here), --losses (hinge there, hinge lsgan here), "
+        SweepFolder(tmp_path).claim(_grid(losses=("hinge", "lsgan"), batch_size=8, limit=None, augment_ps=(0.5,)))
+    assert ("its grid differs in --augment-ps (0.3333333333333333 there, 0.5 here), --batch-size (16 there, 8 here), "
+            "--limit (32 there, not given here), --losses (hinge there, hinge lsgan here), "
             "--spectral-norms (none D there, none here)); " in str(refused.value))
     (tmp_path / "sweep.json").write_text("[1, 2]")
     with pytest.raises(RunFolderError, match="its grid differs in its format"):
