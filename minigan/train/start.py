@@ -45,7 +45,8 @@ def train(config, overwrite=False, log=print, verbose=False):
 def resume(checkpoint_path, changes=None, overwrite=False, log=print, verbose=False):
     """Continue a run from its checkpoint; ``changes`` ({setting: value}) are applied and logged.
 
-    ``model`` and ``z_dim`` cannot change. ``epochs`` defaults to the checkpoint's own; ``out`` to
+    The settings of ``FIXED_ON_RESUME`` (``model``, ``z_dim``, ``width``, ``spectral_norm``,
+    ``conditional``: the networks' shapes) cannot change. ``epochs`` defaults to the checkpoint's own; ``out`` to
     the checkpoint's folder (another folder starts a branch of the run there, with the metrics so far).
     """
     return resumed_run(checkpoint_path, changes, overwrite=overwrite, log=log, verbose=verbose).train()
