@@ -3,8 +3,8 @@
 GAN training does not converge to a point: G's weights keep circling around a good solution
 as D and G chase each other. Averaging the weights over the last several hundred steps (about
 1/(1 - d) of them; Yazıcı et al. 2019, "The Unusual Effectiveness of Averaging in GAN Training")
-lands nearer the centre and gives cleaner, more varied samples at no cost to training, since the average
-is never trained, only read. After each G step, with n the number of updates so far:
+lands nearer the centre and gives cleaner, more varied samples at no cost to training, since
+the average is never trained, only read. After each G step, with n the number of updates so far:
 
     d = min(decay, (1 + n) / (10 + n))            (a short warm-up, so early weights fade fast)
     theta_avg = d * theta_avg + (1 - d) * theta    for every weight and BatchNorm statistic

@@ -13,13 +13,13 @@ import importlib.util
 import signal
 import sys
 
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143,
+              **({signal.SIGHUP: 129} if hasattr(signal, "SIGHUP") else {})}     # no SIGHUP on Windows
+
 
 def count_text(n, noun):
     """'1 epoch', '2 epochs': a count and its noun, for the lines a run or a sweep shows."""
     return f"{n} {noun}{'s' if n != 1 else ''}"
-
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143,
-              **({signal.SIGHUP: 129} if hasattr(signal, "SIGHUP") else {})}     # no SIGHUP on Windows
 
 
 class StopRequest:

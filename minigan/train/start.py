@@ -46,8 +46,9 @@ def resume(checkpoint_path, changes=None, overwrite=False, log=print, verbose=Fa
     """Continue a run from its checkpoint; ``changes`` ({setting: value}) are applied and logged.
 
     The settings of ``FIXED_ON_RESUME`` (``model``, ``z_dim``, ``width``, ``spectral_norm``,
-    ``conditional``: the networks' shapes) cannot change. ``epochs`` defaults to the checkpoint's own; ``out`` to
-    the checkpoint's folder (another folder starts a branch of the run there, with the metrics so far).
+    ``conditional``: the networks' shapes) cannot change. ``epochs`` defaults to the checkpoint's
+    own; ``out`` to the checkpoint's folder (another folder starts a branch of the run there, with
+    the metrics so far).
     """
     return resumed_run(checkpoint_path, changes, overwrite=overwrite, log=log, verbose=verbose).train()
 
